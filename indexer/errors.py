@@ -1,0 +1,21 @@
+"""Named exceptions of the indexer and search layers; the CLI turns each into one line on stderr."""
+
+
+class IndexError_(Exception):
+    """Base class for index problems (named with a trailing underscore to avoid the builtin)."""
+
+
+class IndexMissing(IndexError_):
+    """No index exists at the given location."""
+
+
+class IndexCorrupt(IndexError_):
+    """The index exists but cannot be read or is inconsistent beyond automatic repair."""
+
+
+class IndexLocked(IndexError_):
+    """Another process is writing the index."""
+
+
+class IndexStale(IndexError_):
+    """The index was built with another model or chunker options; a full reindex is needed."""

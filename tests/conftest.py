@@ -1,0 +1,17 @@
+"""Fixtures shared by every test package."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE_REPO = ROOT / "fixtures" / "repo"
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A tiny random ModernBERT checkpoint folder (config, safetensors, tokenizer, pooling, prompts)."""
+    from tests.tinymodel import build_tiny_checkpoint
+
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-modernbert"))
