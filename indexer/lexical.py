@@ -1,0 +1,49 @@
+"""Code-aware tokens for the SQLite FTS5 lexical index: identifiers kept whole and split into parts.
+
+The store creates `chunks_fts` from FTS_COLUMNS and FTS_TOKENIZE and fills each row with fts_row(chunk);
+the search layer turns queries into FTS5 MATCH expressions with the same tokenizer.
+"""
+from __future__ import annotations
+
+import re
+
+from indexer.types import Chunk
+
+FTS_COLUMNS = ("path", "symbol", "body")
+# We pre-tokenise ourselves and emit space-separated lower-case tokens; "_" stays inside a token so that
+# a whole snake_case identifier survives FTS5's own tokenizer.
+FTS_TOKENIZE = "unicode61 remove_diacritics 2 tokenchars '_'"
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+
+
+def split_identifier(ident: str) -> list[str]:
+    """`getHTTPResponse` -> [get, http, response]; `snake_case` -> [snake, case]; lower-cased."""
+    parts: list[str] = []
+    for piece in ident.split("_"):
+        parts.extend(p.lower() for p in _CAMEL.findall(piece))
+    return parts
+
+
+def code_tokens(text: str) -> list[str]:
+    """Each identifier whole (lower-cased), followed by its parts when it has more than one."""
+    out: list[str] = []
+    for ident in _IDENT.findall(text):
+        whole = ident.lower().strip("_")
+        if not whole:
+            continue
+        out.append(whole)
+        parts = split_identifier(ident)
+        if len(parts) > 1:
+            out.extend(parts)
+    return out
+
+
+def fts_row(chunk: Chunk) -> tuple[str, ...]:
+    """The FTS5 column values for one chunk, in FTS_COLUMNS order."""
+    return (
+        " ".join(code_tokens(chunk.path.replace("/", " ").replace(".", " "))),
+        " ".join(code_tokens(" ".join(s for s in (chunk.parent, chunk.symbol) if s))),
+        " ".join(code_tokens(chunk.text)),
+    )
