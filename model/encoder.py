@@ -1,0 +1,176 @@
+"""The Encoder: texts in, L2-normalised float32 embeddings out (tokenise, pack, run, pool, normalise).
+
+`load_encoder(path_or_model_id, device="cpu", dtype="auto")` builds one from a checkpoint folder or a
+Hugging Face model id. Precision (`dtype`):
+
+- `"float32"`: exact against the reference implementation.
+- `"bfloat16"`: linear layers and attention in bfloat16, the residual stream, norms and RoPE in float32.
+- `"int8"`: dynamic int8 quantisation of the linear layers (CPU only), the rest in float32.
+- `"auto"` (default): bfloat16 where the hardware runs it natively (CPUs with AVX-512 BF16 or AMX,
+  CUDA GPUs with bf16 support), else float32. bfloat16 keeps the pooled cosine against float32 at
+  >= 0.9999 on the benchmark inputs (see BENCHMARKS.md), int8 does not, so auto never picks int8.
+"""
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from model.errors import ModelError
+from model.loading import (
+    SentenceTransformersInfo,
+    load_tokenizer,
+    load_weights,
+    read_config,
+    read_sentence_transformers,
+    resolve_checkpoint,
+    weights_fingerprint,
+)
+from model.modernbert import ModernBertModel
+from model.packing import pack_sequences
+
+DEFAULT_MODEL_ID = "Alibaba-NLP/gte-modernbert-base"
+DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16", "int8": "int8"}
+
+
+class Encoder:
+    """A loaded ModernBERT embedding model; satisfies the indexer's `Encoder` protocol."""
+
+    def __init__(
+        self,
+        model: ModernBertModel,
+        tokenizer,
+        info: SentenceTransformersInfo,
+        *,
+        model_id: str,
+        fingerprint: str,
+        device: torch.device,
+        dtype: str,
+        truncate_dim: int | None = None,
+        token_budget: int = 16384,
+    ):
+        self.model, self.tokenizer, self.info = model, tokenizer, info
+        self.model_id, self.device, self.dtype = model_id, device, dtype
+        config = model.config
+        self.max_tokens = min(config.max_position_embeddings, info.max_seq_length or config.max_position_embeddings)
+        if truncate_dim is not None and not 0 < truncate_dim <= config.hidden_size:
+            raise ModelError(f"truncate_dim must be between 1 and {config.hidden_size}, not {truncate_dim}")
+        self.dim = truncate_dim or config.hidden_size  # Matryoshka truncation keeps the first `dim` values
+        self.fingerprint = f"{fingerprint}-{dtype}-{self.dim}"
+        self.token_budget = max(token_budget, self.max_tokens)
+        self.truncated_inputs = 0  # inputs cut to max_tokens by the last embed call
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Tokens of each text as `embed_documents` sees it (prompt and special tokens included)."""
+        return [len(e.ids) for e in self.tokenizer.encode_batch(self._with_prompt("document", texts))]
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed(self._with_prompt("document", texts))
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed(self._with_prompt("query", texts))
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """float32 `(len(texts), dim)`, L2-normalised, in input order; no prompt is added."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        ids = [self._truncate(e.ids) for e in self.tokenizer.encode_batch(list(texts))]
+        self.truncated_inputs = sum(truncated for _, truncated in ids)
+        sequences = [seq for seq, _ in ids]
+        for batch in pack_sequences([len(s) for s in sequences], self.token_budget):
+            pooled = self.pool_batch([sequences[i] for i in batch])
+            out[batch] = pooled.numpy()
+        return out
+
+    @torch.inference_mode()
+    def pool_batch(self, sequences: list[list[int]]) -> torch.Tensor:
+        """Pooled, truncated, L2-normalised float32 embeddings of token-id sequences, on the CPU."""
+        seqlens = [len(s) for s in sequences]
+        input_ids = torch.tensor([t for s in sequences for t in s], dtype=torch.long, device=self.device)
+        hidden = self.model(input_ids, seqlens)  # (total_tokens, hidden)
+        pooled = pool(hidden, seqlens, self.info.pooling)[:, : self.dim]  # (batch, dim)
+        return torch.nn.functional.normalize(pooled, dim=-1).cpu()
+
+    def _with_prompt(self, kind: str, texts: Sequence[str]) -> list[str]:
+        prompt = self.info.prompts.get(kind, "")
+        return [prompt + t for t in texts]
+
+    def _truncate(self, ids: list[int]) -> tuple[list[int], bool]:
+        """Keep the first max_tokens - 1 tokens and the closing special token ([SEP])."""
+        if len(ids) <= self.max_tokens:
+            return ids, False
+        return ids[: self.max_tokens - 1] + ids[-1:], True
+
+
+def pool(hidden: torch.Tensor, seqlens: list[int], mode: str) -> torch.Tensor:
+    """sentence-transformers pooling of packed hidden states: CLS = first token, mean = over all tokens."""
+    lengths = torch.tensor(seqlens, device=hidden.device)
+    if mode == "cls":
+        starts = torch.cumsum(lengths, 0) - lengths
+        return hidden[starts]  # (batch, hidden)
+    seq_index = torch.repeat_interleave(torch.arange(len(seqlens), device=hidden.device), lengths)
+    sums = hidden.new_zeros(len(seqlens), hidden.shape[1]).index_add_(0, seq_index, hidden)
+    return sums / lengths[:, None].to(hidden.dtype)  # (batch, hidden)
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> str:
+    """The precision `dtype` names, with "auto" resolved for this device (see the module docstring)."""
+    if dtype == "auto":
+        if device.type == "cuda":
+            return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+        return "bfloat16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "float32"
+    if dtype not in DTYPES:
+        raise ModelError(f"unknown dtype {dtype!r}: use auto, float32, bfloat16 or int8")
+    if DTYPES[dtype] == "int8" and device.type != "cpu":
+        raise ModelError("int8 dynamic quantisation runs on the CPU only")
+    return DTYPES[dtype]
+
+
+def set_precision(model: ModernBertModel, dtype: str) -> nn.Module:
+    """Cast (or quantise) the linear layers; norms and embeddings stay float32."""
+    if dtype == "bfloat16":
+        for module in model.layers.modules():
+            if isinstance(module, nn.Linear):
+                module.to(torch.bfloat16)
+        model.compute_dtype = torch.bfloat16
+    elif dtype == "int8":
+        torch.ao.quantization.quantize_dynamic(model.layers, {nn.Linear}, dtype=torch.qint8, inplace=True)
+    return model
+
+
+def load_encoder(
+    path_or_model_id: str | os.PathLike = DEFAULT_MODEL_ID,
+    device: str = "cpu",
+    dtype: str = "auto",
+    *,
+    truncate_dim: int | None = None,
+    token_budget: int = 16384,
+) -> Encoder:
+    """Load a ModernBERT embedding checkpoint (folder or Hugging Face id) for inference.
+
+    Raises `ModelNotAvailable` when the model is neither a folder nor cached and cannot be downloaded,
+    `ModelError` for a broken checkpoint or a bad option.
+    """
+    try:
+        torch_device = torch.device(device)
+    except RuntimeError:
+        raise ModelError(f"unknown device {device!r}") from None
+    if torch_device.type == "cuda" and not torch.cuda.is_available():
+        raise ModelError("device 'cuda' was asked for but no CUDA GPU is available")
+    precision = resolve_dtype(dtype, torch_device)
+    folder = resolve_checkpoint(path_or_model_id)
+    config = read_config(folder)
+    model = ModernBertModel(config)
+    load_weights(model, folder)
+    model = set_precision(model.eval(), precision).to(torch_device)
+    info = read_sentence_transformers(folder)
+    path = os.fspath(path_or_model_id)
+    model_id = str(folder) if os.path.isdir(path) else path
+    return Encoder(
+        model, load_tokenizer(folder), info, model_id=model_id, fingerprint=weights_fingerprint(folder),
+        device=torch_device, dtype=precision, truncate_dim=truncate_dim, token_budget=token_budget,
+    )
