@@ -19,3 +19,7 @@ class IndexLocked(IndexError_):
 
 class IndexStale(IndexError_):
     """The index was built with another model or chunker options; a full reindex is needed."""
+
+
+class SemanticSearchUnavailable(ValueError):
+    """Semantic search was asked for, but there is no encoder or the index holds no vectors."""

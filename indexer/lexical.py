@@ -10,6 +10,8 @@ import re
 from indexer.types import Chunk
 
 FTS_COLUMNS = ("path", "symbol", "body")
+# BM25 weight of each column, in FTS_COLUMNS order: a match in the symbol name says most about a chunk.
+FTS_WEIGHTS = (2.0, 4.0, 1.0)
 # We pre-tokenise ourselves and emit space-separated lower-case tokens; "_" stays inside a token so that
 # a whole snake_case identifier survives FTS5's own tokenizer.
 FTS_TOKENIZE = "unicode61 remove_diacritics 2 tokenchars '_'"

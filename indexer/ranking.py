@@ -1,0 +1,207 @@
+"""The ranking layer: adjust fused scores with what we know about code, then diversify and aggregate.
+
+Each adjustment is a multiplier recorded in `Hit.explain` under its own name, so `--explain` shows why
+a hit sits where it does:
+
+- "definition_boost": the chunk defines the queried symbol (`parse_config` -> `def parse_config`), or,
+  for prose queries, the chunk's symbol name is made of the query's words ("count the lines" ->
+  `count_lines`).
+- "path_boost": query words appear in the file's path (directory or file name).
+- "demote_<category>": tests, examples, vendored, legacy, generated code and declaration stubs sink,
+  unless the query asks for that category ("tests for the parser").
+- "same_file_penalty": each further chunk of a file already in the list counts less, so one file does not
+  fill the top k.
+- files-only: chunk scores aggregate to one score per file ("file_best" + "file_support").
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import PurePosixPath
+
+from indexer.lexical import split_identifier
+from indexer.query import STOPWORDS, SYMBOL, QueryPlan
+from indexer.types import Hit
+
+EXACT_DEFINITION_BOOST = 2.0  # chunk symbol == queried symbol
+QUALIFIED_DEFINITION_BOOST = 2.5  # ... and its parent matches the qualifier too (HttpClient.send)
+NAME_OVERLAP_BOOST = 0.8  # prose query: up to 1 + this when every part of the symbol name is a query word
+PATH_WORD_BOOST = 0.1  # per query word found in the path
+PATH_BOOST_CAP = 0.3
+SAME_FILE_DECAY = 0.75  # the n-th further chunk of the same file is multiplied by this ** n
+FILE_SUPPORT_WEIGHT = 0.2  # files-only: weight of a file's further matching chunks
+FILE_SUPPORT_CHUNKS = 3  # ... and how many of them count
+
+# Category -> multiplier for paths/chunks of that category when the query does not ask for it.
+DEMOTIONS = {
+    "tests": 0.5,
+    "examples": 0.7,
+    "vendored": 0.5,
+    "legacy": 0.7,
+    "generated": 0.5,
+    "stubs": 0.6,
+}
+
+_DIR_CATEGORIES = {
+    "tests": {"test", "tests", "testing", "__tests__", "spec", "specs", "testdata", "test_data", "e2e"},
+    "examples": {"example", "examples", "sample", "samples", "demo", "demos", "docs_src", "tutorial"},
+    "vendored": {"vendor", "vendored", "_vendor", "third_party", "thirdparty", "node_modules", "external"},
+    "legacy": {"legacy", "deprecated", "old", "obsolete"},
+    "generated": {"generated", "gen", "__generated__", "autogen"},
+}
+_FILE_CATEGORIES = {
+    "tests": re.compile(r"^(test_.*|.*_test\.\w+|.*\.(test|spec)\.\w+|conftest\.py|.*Tests?\.(java|kt|cs|swift))$"),
+    "generated": re.compile(r"^(.*_pb2(_grpc)?\.pyi?|.*\.pb\.go|.*\.generated\.\w+|.*\.min\.js|.*_generated\.\w+)$"),
+    "stubs": re.compile(r"^.*\.(pyi|d\.ts)$"),
+}
+# A body that only declares: `...`, `pass`, `raise NotImplementedError`, or a C-style prototype.
+_STUB_BODY_LINE = re.compile(r"^(\.\.\.|pass|raise NotImplementedError(\(.*\))?|return NotImplemented)$")
+_SIGNATURE_END = re.compile(r"\)\s*(?:->.*?)?:\s*(.*)$")
+_OVERLOAD = re.compile(r"^\s*@(typing\.)?overload\b", re.MULTILINE)
+
+
+def path_categories(path: str) -> set[str]:
+    """The demotable categories a path falls in, from its directory names and file name."""
+    parts = PurePosixPath(path).parts
+    lowered = [p.lower() for p in parts[:-1]]
+    found = {cat for cat, names in _DIR_CATEGORIES.items() if any(p in names for p in lowered)}
+    name = parts[-1] if parts else ""
+    found |= {cat for cat, pattern in _FILE_CATEGORIES.items() if pattern.match(name)}
+    return found
+
+
+def is_declaration_stub(hit: Hit) -> bool:
+    """A function/method chunk that declares without implementing (overloads, abstract `...` bodies)."""
+    if hit.kind not in ("function", "method"):
+        return False
+    if _OVERLOAD.search(hit.text):
+        return True
+    lines = [ln.strip() for ln in hit.text.splitlines() if ln.strip()]
+    if hit.language == "python":
+        body = _python_body(lines)
+        return bool(body) and all(_STUB_BODY_LINE.match(ln) for ln in body)
+    return "{" not in hit.text and hit.text.rstrip().endswith(";")
+
+
+def _python_body(lines: list[str]) -> list[str]:
+    """The statements after the signature of a Python def, decorators, signature and docstring skipped."""
+    starts = [i for i, line in enumerate(lines) if line.startswith(("def ", "async def "))]
+    for j in range(starts[0] if starts else len(lines), len(lines)):
+        end = _SIGNATURE_END.search(lines[j])
+        if end:
+            body = ([end.group(1).strip()] if end.group(1).strip() else []) + lines[j + 1:]
+            return _without_docstring(body)
+    return []
+
+
+def _without_docstring(body: list[str]) -> list[str]:
+    quote = body[0].lstrip("rbu")[:3] if body else ""
+    if quote not in ('"""', "'''"):
+        return body
+    if body[0].count(quote) >= 2:
+        return body[1:]
+    for i in range(1, len(body)):
+        if quote in body[i]:
+            return body[i + 1:]
+    return []
+
+
+def _name_parts(name: str) -> list[str]:
+    return [p for p in split_identifier(name) if p]
+
+
+def definition_boost(hit: Hit, plan: QueryPlan) -> float:
+    """How strongly `hit` looks like the definition the query is after (1.0 = not at all)."""
+    if not hit.symbol or hit.kind == "file":
+        return 1.0
+    qualified = re.sub(r"::|->|#", ".", hit.symbol).lower()
+    name = qualified.rsplit(".", 1)[-1]
+    if plan.symbol and name == plan.symbol:
+        wanted_parent = plan.qualified_symbol.rsplit(".", 1)[0] if plan.qualified_symbol and "." in plan.qualified_symbol else None
+        have_parent = (hit.parent or (qualified.rsplit(".", 1)[0] if "." in qualified else "")).lower()
+        if wanted_parent and have_parent.endswith(wanted_parent.rsplit(".", 1)[-1]):
+            return QUALIFIED_DEFINITION_BOOST
+        return EXACT_DEFINITION_BOOST
+    if plan.kind == SYMBOL:
+        return 1.0
+    parts = [p for p in _name_parts(name) if p not in STOPWORDS]
+    if not parts:
+        return 1.0
+    vocabulary = plan.words | set(plan.expansions)
+    covered = sum(1 for p in parts if p in vocabulary or _stem(p) in {_stem(w) for w in vocabulary})
+    return 1.0 + NAME_OVERLAP_BOOST * covered / len(parts)
+
+
+def _stem(word: str) -> str:
+    """A crude suffix strip so that "lines"/"line" and "parsing"/"parse" meet; good enough for overlap."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            return word[: -len(suffix)].rstrip("e")
+    return word.rstrip("e") if len(word) > 3 else word
+
+
+def path_boost(hit: Hit, plan: QueryPlan) -> float:
+    """1 + PATH_WORD_BOOST per query term found among the path's directory and file-name parts."""
+    path_words: set[str] = set()
+    for part in PurePosixPath(hit.path).parts:
+        stem = part.rsplit(".", 1)[0] if "." in part.lstrip(".") else part
+        path_words.add(stem.lower())
+        path_words.update(_name_parts(stem))
+    stems = {_stem(w) for w in path_words}
+    matched = sum(1 for t in plan.terms if t not in STOPWORDS and (t in path_words or _stem(t) in stems))
+    return 1.0 + min(PATH_BOOST_CAP, PATH_WORD_BOOST * matched)
+
+
+def demotions(hit: Hit, plan: QueryPlan) -> dict[str, float]:
+    """Multipliers for each demotable category the hit falls in and the query does not ask for."""
+    categories = path_categories(hit.path)
+    if "stubs" not in categories and is_declaration_stub(hit):
+        categories.add("stubs")
+    return {f"demote_{c}": DEMOTIONS[c] for c in sorted(categories) if c not in plan.asks_for}
+
+
+def adjust(hits: list[Hit], plan: QueryPlan) -> list[Hit]:
+    """Apply the definition, path and demotion multipliers to each hit's score; best first."""
+    for hit in hits:
+        factors = {"definition_boost": definition_boost(hit, plan), "path_boost": path_boost(hit, plan)}
+        factors.update(demotions(hit, plan))
+        for name, factor in factors.items():
+            if factor != 1.0:
+                hit.explain[name] = round(factor, 4)
+                hit.score *= factor
+    return sorted(hits, key=lambda h: (-h.score, h.chunk_id))
+
+
+def diversify(hits: list[Hit], k: int) -> list[Hit]:
+    """Greedy re-ranking: each further chunk of a file already chosen counts SAME_FILE_DECAY ** n less."""
+    chosen: list[Hit] = []
+    per_file: dict[str, int] = {}
+    pool = list(hits)
+    while pool and len(chosen) < k:
+        best_i = max(range(len(pool)), key=lambda i: (pool[i].score * SAME_FILE_DECAY ** per_file.get(pool[i].path, 0), -i))
+        hit = pool.pop(best_i)
+        seen = per_file.get(hit.path, 0)
+        if seen:
+            penalty = SAME_FILE_DECAY ** seen
+            hit.explain["same_file_penalty"] = round(penalty, 4)
+            hit.score *= penalty
+        per_file[hit.path] = seen + 1
+        chosen.append(hit)
+    return chosen
+
+
+def aggregate_files(hits: list[Hit], k: int) -> list[Hit]:
+    """One hit per file, scored by its best chunk plus a little for its further matching chunks.
+
+    The returned hit is the file's best chunk (so a caller can still show where the file matched).
+    """
+    by_file: dict[str, list[Hit]] = {}
+    for hit in sorted(hits, key=lambda h: (-h.score, h.chunk_id)):
+        by_file.setdefault(hit.path, []).append(hit)
+    files: list[Hit] = []
+    for chunks in by_file.values():
+        best = chunks[0]
+        support = FILE_SUPPORT_WEIGHT * sum(h.score for h in chunks[1:1 + FILE_SUPPORT_CHUNKS])
+        explain = dict(best.explain, file_best=round(best.score, 6), file_support=round(support, 6))
+        files.append(replace(best, score=best.score + support, explain=explain))
+    return sorted(files, key=lambda h: (-h.score, h.path))[:k]

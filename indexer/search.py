@@ -1,0 +1,211 @@
+"""Answer one query against an open index: classify, retrieve (FTS5 and FAISS), fuse, rank.
+
+    from indexer.search import SearchOptions, search
+    result = search(open_index(index_dir), "parse_config", encoder_or_None, SearchOptions(k=10))
+    result.hits       # list[Hit], best first, each with .explain (the score parts) and .stale
+    result.mode       # the mode actually used: "hybrid" degrades to "lexical" without an encoder/vectors
+    result.query_kind # "symbol" | "keyword" | "mixed" | "natural" (indexer.query)
+
+`mode="semantic"` without an encoder or without vectors raises `SemanticSearchUnavailable` (a
+ValueError). Filters: `langs` (language names), `kinds` ("function" also matches methods), `path_globs`
+(fnmatch patterns on the repository-relative path; a leading "!" excludes; a pattern also matches the
+files under a directory of that name).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Sequence
+
+import numpy as np
+
+from indexer.errors import SemanticSearchUnavailable
+from indexer.fusion import fuse
+from indexer.lexical import FTS_WEIGHTS
+from indexer.query import QueryPlan, plan_query
+from indexer.ranking import adjust, aggregate_files, diversify
+from indexer.types import Hit
+
+MODES = ("hybrid", "semantic", "lexical")
+_KIND_ALIASES = {"function": ("function", "method"), "method": ("method",)}
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    mode: str = "hybrid"  # "hybrid" | "semantic" | "lexical"
+    k: int = 10  # number of hits (files, with files_only)
+    langs: tuple[str, ...] = ()  # keep only these languages
+    path_globs: tuple[str, ...] = ()  # fnmatch globs on the relative path; "!glob" excludes
+    kinds: tuple[str, ...] = ()  # keep only these chunk kinds ("function" includes methods)
+    files_only: bool = False  # one hit per file, chunk scores aggregated
+    root: str | None = None  # repository root for the stale check; default: the index's meta "root"
+    fusion: str = "rrf"  # "rrf" | "scores" (indexer.fusion)
+    candidates: int = 200  # candidates taken from each retriever before fusion and ranking
+    ranking: bool = True  # apply the ranking layer (off: fused order only, for the benchmark's floor)
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    mode: str
+    query_kind: str
+    plan: QueryPlan | None = field(default=None, repr=False)
+
+
+def search(index, query: str, encoder, options: SearchOptions = SearchOptions()) -> SearchResult:
+    """Run `query` against `index` (from indexer.store.open_index); see the module docstring."""
+    if options.mode not in MODES:
+        raise ValueError(f"unknown search mode {options.mode!r}; expected one of {', '.join(MODES)}")
+    if options.k < 1:
+        raise ValueError(f"k must be at least 1, got {options.k}")
+    plan = plan_query(query)
+    semantic_ready = encoder is not None and getattr(index, "vectors", None) is not None
+    mode = options.mode
+    if mode == "semantic" and not semantic_ready:
+        missing = "no encoder was given" if encoder is None else "the index holds no vectors (lexical-only)"
+        raise SemanticSearchUnavailable(f"semantic search needs embeddings, but {missing}")
+    if mode == "hybrid" and not semantic_ready:
+        mode = "lexical"
+
+    filtered = bool(options.langs or options.kinds or options.path_globs)
+    pool = options.candidates * (5 if filtered else 1)
+    if options.files_only:
+        pool *= 2  # files need their supporting chunks, not just the best ones
+    lists: dict[str, list[tuple[int, float]]] = {}
+    if mode in ("hybrid", "lexical"):
+        lists["lexical"] = lexical_candidates(index.conn, plan, pool, options)
+    if mode in ("hybrid", "semantic"):
+        lists["semantic"] = semantic_candidates(index, encoder, query, pool, filtered)
+    weights = {"lexical": plan.lexical_weight, "semantic": plan.semantic_weight}
+    fused = fuse(lists, weights, method=options.fusion)
+
+    hits = _load_hits(index.conn, [f.chunk_id for f in fused], options)
+    by_id = {h.chunk_id: h for h in hits}
+    ordered: list[Hit] = []
+    for f in fused:
+        hit = by_id.get(f.chunk_id)
+        if hit is None:
+            continue
+        hit.score = f.score
+        hit.explain.update({name: round(value, 6) for name, value in f.parts.items()})
+        hit.explain["fused"] = round(f.score, 6)
+        ordered.append(hit)
+    if options.ranking:
+        ordered = adjust(ordered, plan)
+    if options.files_only:
+        ordered = aggregate_files(ordered, options.k)
+    elif options.ranking:
+        ordered = diversify(ordered, options.k)
+    else:
+        ordered = ordered[: options.k]
+    for hit in ordered:
+        hit.explain["score"] = round(hit.score, 6)
+    _mark_stale(index, ordered, options.root)
+    return SearchResult(hits=ordered, mode=mode, query_kind=plan.kind, plan=plan)
+
+
+def match_expression(terms: Sequence[str]) -> str | None:
+    """An FTS5 MATCH expression that ORs the (already code-tokenised) terms; None when there are none."""
+    quoted = [f'"{t}"' for t in terms if t]
+    return " OR ".join(quoted) if quoted else None
+
+
+def lexical_candidates(conn, plan: QueryPlan, limit: int, options: SearchOptions) -> list[tuple[int, float]]:
+    """(chunk id, BM25 score with higher = better), best first, SQL-side language/kind filters applied."""
+    expression = match_expression(plan.terms + plan.expansions)
+    if expression is None:
+        return []
+    where, params = _sql_filters(options)
+    weights = ", ".join(str(w) for w in FTS_WEIGHTS)
+    sql = (
+        f"SELECT c.id, -bm25(chunks_fts, {weights}) AS score FROM chunks_fts "
+        f"JOIN chunks c ON c.id = chunks_fts.rowid WHERE chunks_fts MATCH ?{where} "
+        f"ORDER BY score DESC, c.id LIMIT ?"
+    )
+    return [(int(cid), float(score)) for cid, score in conn.execute(sql, (expression, *params, limit))]
+
+
+def semantic_candidates(index, encoder, query: str, limit: int, filtered: bool) -> list[tuple[int, float]]:
+    """(chunk id, cosine similarity), best first. With filters, every vector is scored (flat search)."""
+    vectors = index.vectors
+    total = int(vectors.ntotal)
+    if total == 0:
+        return []
+    query_vector = np.ascontiguousarray(encoder.embed_queries([query]), dtype=np.float32)
+    if query_vector.shape[1] != vectors.d:
+        raise SemanticSearchUnavailable(
+            f"the encoder makes {query_vector.shape[1]}-dim vectors but the index holds {vectors.d}-dim ones;"
+            " reindex with this model"
+        )
+    scores, ids = vectors.search(query_vector, total if filtered else min(limit, total))
+    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+
+def _sql_filters(options: SearchOptions) -> tuple[str, list]:
+    clauses, params = [], []
+    if options.langs:
+        clauses.append(f"c.language IN ({', '.join('?' * len(options.langs))})")
+        params.extend(options.langs)
+    if options.kinds:
+        kinds = sorted({k for kind in options.kinds for k in _KIND_ALIASES.get(kind, (kind,))})
+        clauses.append(f"c.kind IN ({', '.join('?' * len(kinds))})")
+        params.extend(kinds)
+    return "".join(f" AND {c}" for c in clauses), params
+
+
+def path_matches(path: str, globs: Sequence[str]) -> bool:
+    """Whether `path` passes the include/exclude globs (no include globs = everything included)."""
+    includes = [g for g in globs if not g.startswith("!")]
+    excludes = [g[1:] for g in globs if g.startswith("!")]
+
+    def hit(pattern: str) -> bool:
+        pattern = pattern[2:] if pattern.startswith("./") else pattern
+        return fnmatchcase(path, pattern) or fnmatchcase(path, pattern.rstrip("/") + "/*")
+
+    if includes and not any(hit(g) for g in includes):
+        return False
+    return not any(hit(g) for g in excludes)
+
+
+def _load_hits(conn, chunk_ids: list[int], options: SearchOptions) -> list[Hit]:
+    """Hits for the given chunk ids that pass every filter (order not kept)."""
+    hits: list[Hit] = []
+    where, params = _sql_filters(options)
+    for start in range(0, len(chunk_ids), 500):
+        batch = chunk_ids[start:start + 500]
+        rows = conn.execute(
+            "SELECT c.id, c.path, c.kind, c.symbol, c.parent, c.language, c.start_line, c.end_line, c.text "
+            f"FROM chunks c WHERE c.id IN ({', '.join('?' * len(batch))}){where}",
+            (*batch, *params),
+        )
+        for cid, path, kind, symbol, parent, language, start_line, end_line, text in rows:
+            if options.path_globs and not path_matches(path, options.path_globs):
+                continue
+            hits.append(Hit(chunk_id=cid, path=path, kind=kind, symbol=symbol, parent=parent,
+                            language=language, start_line=start_line, end_line=end_line, score=0.0,
+                            text=text))
+    return hits
+
+
+def _mark_stale(index, hits: list[Hit], root: str | None) -> None:
+    """Set Hit.stale where the file's size or mtime on disk differs from the `files` row (or it is gone)."""
+    root = root or (getattr(index, "meta", None) or {}).get("root")
+    if not root or not hits:
+        return
+    paths = sorted({h.path for h in hits})
+    rows = index.conn.execute(
+        f"SELECT path, size, mtime_ns FROM files WHERE path IN ({', '.join('?' * len(paths))})", paths
+    )
+    recorded = {path: (size, mtime) for path, size, mtime in rows}
+    stale: set[str] = set()
+    for path in paths:
+        try:
+            st = os.stat(os.path.join(root, path))
+        except OSError:
+            stale.add(path)
+            continue
+        if recorded.get(path) != (st.st_size, st.st_mtime_ns):
+            stale.add(path)
+    for hit in hits:
+        hit.stale = hit.path in stale
