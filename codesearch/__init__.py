@@ -1,0 +1,1 @@
+"""codesearch: local, long-context semantic code search (the command line; see ARCHITECTURE.md)."""

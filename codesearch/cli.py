@@ -1,0 +1,255 @@
+"""The `codesearch` command line: index, search, status and eval, wired to the indexer and the encoder.
+
+Only this package prints and picks exit codes: 0 hits (or success), 1 no hits, 2 error. Results go to
+stdout; progress, notices, warnings and errors to stderr. torch is imported only by commands that embed.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+from codesearch import encoders, reports
+from codesearch.errors import EXIT_ERROR, EXIT_HITS, EXIT_NO_HITS, UsageProblem, notice, reported
+from codesearch.output import json_messages, render_human, vimgrep_lines, write_json
+from codesearch.settings import Settings, explicit_model, load_settings
+
+app = typer.Typer(
+    name="codesearch",
+    help="Local semantic code search: index a repository with ModernBERT, then search it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class Mode(str, Enum):
+    hybrid = "hybrid"
+    semantic = "semantic"
+    lexical = "lexical"
+
+
+class Kind(str, Enum):
+    file = "file"
+    function = "function"
+    method = "method"
+    class_ = "class"
+    section = "section"
+
+
+# Options shared by the commands that may load the model.
+ModelOpt = typer.Option(None, "--model", help="Model folder or Hugging Face hub id (default: gte-modernbert-base).")
+DeviceOpt = typer.Option(None, "--device", help="torch device: auto, cpu, cuda, cuda:1, ... (default: auto).")
+DtypeOpt = typer.Option(None, "--dtype", help="Weights dtype: auto, float32, bfloat16, float16 (default: auto).")
+IndexDirOpt = typer.Option(
+    None, "--index-dir", help="Index folder (default: .codesearch/ at the repository root).", show_default=False
+)
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error."),
+) -> None:
+    """Local semantic code search: index a repository with ModernBERT, then search it."""
+    ctx.obj = {"debug": debug}
+
+
+def _debug(ctx: typer.Context) -> bool:
+    return bool(ctx.obj and ctx.obj.get("debug"))
+
+
+def find_root(start: Path) -> Path:
+    """The repository root for a path: the nearest folder holding an index or a config file, else the
+    nearest git work tree, else the folder itself."""
+    start = start.resolve()
+    base = start if start.is_dir() else start.parent
+    chain = [base, *base.parents]
+    for folder in chain:
+        if (folder / ".codesearch").is_dir() or (folder / ".codesearch.toml").is_file():
+            return folder
+    for folder in chain:
+        if (folder / ".git").exists():
+            return folder
+    return base
+
+
+def _out() -> Console:
+    return Console(highlight=False)
+
+
+@app.command()
+def index(
+    ctx: typer.Context,
+    path: Optional[Path] = typer.Argument(None, help="Repository to index (default: the current repository)."),
+    model: Optional[str] = ModelOpt,
+    device: Optional[str] = DeviceOpt,
+    dtype: Optional[str] = DtypeOpt,
+    batch_tokens: Optional[int] = typer.Option(None, "--batch-tokens", help="Tokens per encoder batch."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only look at files git says changed since REV."),
+    full: bool = typer.Option(False, "--full", help="Rebuild from scratch instead of updating."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display and no summary."),
+    lexical_only: bool = typer.Option(False, "--lexical-only", help="Build the lexical index only (no model)."),
+    index_dir: Optional[Path] = IndexDirOpt,
+) -> None:
+    """Build or update the index (incremental: unchanged files and cached embeddings are reused)."""
+    with reported(_debug(ctx)):
+        root = path.resolve() if path else find_root(Path.cwd())
+        if not root.is_dir():
+            raise UsageProblem(f"{path} is not a folder")
+        flags = dict(model=model, device=device, dtype=dtype, batch_tokens=batch_tokens, index_dir=index_dir)
+        settings = load_settings(root, _given(flags))
+        encoder = None
+        if not lexical_only:
+            choice = encoders.load_or_fallback(
+                settings.model, settings.device, settings.dtype, fallback="building a lexical-only index"
+            )
+            if choice.notice:
+                notice(choice.notice)
+            encoder = choice.encoder
+        summary = _run_index(root, settings, encoder, since=since, full=full, quiet=quiet)
+        if not quiet:
+            reports.print_index_summary(_out(), summary, settings.index_path(root))
+
+
+def _run_index(root: Path, settings: Settings, encoder, *, since: str | None, full: bool, quiet: bool):
+    from indexer.pipeline import IndexOptions, index_repository
+
+    from codesearch.errors import stderr
+    from codesearch.progress import IndexProgress
+
+    options = IndexOptions(**({"batch_tokens": settings.batch_tokens} if settings.batch_tokens else {}))
+    index_dir = settings.index_path(root)
+    if quiet:
+        return index_repository(root, index_dir, encoder, options, since=since, full=full)
+    with IndexProgress(stderr()) as progress:
+        return index_repository(root, index_dir, encoder, options, since=since, full=full, progress=progress)
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: str = typer.Argument(..., help="What to look for: words, a question or an identifier."),
+    path: Optional[Path] = typer.Argument(
+        None, help="Search the repository holding PATH, restricted to PATH when it is a part of it."
+    ),
+    mode: Optional[Mode] = typer.Option(None, "--mode", help="hybrid (default), semantic or lexical."),
+    top: Optional[int] = typer.Option(None, "-k", "--top", min=1, help="Number of hits (default: 10)."),
+    lang: List[str] = typer.Option([], "--lang", help="Only this language (repeatable), e.g. python."),
+    path_glob: List[str] = typer.Option(
+        [], "--path", help="Only paths matching GLOB (repeatable); a leading ! excludes."
+    ),
+    kind: List[Kind] = typer.Option([], "--kind", help="Only hits of this kind (repeatable)."),
+    files_only: bool = typer.Option(False, "--files-only", "-l", help="Print each matching file once."),
+    explain: bool = typer.Option(False, "--explain", help="Show the score parts behind each hit."),
+    context: Optional[int] = typer.Option(None, "--context", "-C", min=0, help="Lines around each hit (default: 3)."),
+    as_json: bool = typer.Option(False, "--json", help="JSON Lines like `rg --json` (see README)."),
+    vimgrep: bool = typer.Option(False, "--vimgrep", help="path:line:column:text lines for quickfix lists."),
+    model: Optional[str] = ModelOpt,
+    device: Optional[str] = DeviceOpt,
+    dtype: Optional[str] = DtypeOpt,
+    index_dir: Optional[Path] = IndexDirOpt,
+) -> None:
+    """Search the index. Exit status: 0 hits, 1 no hits, 2 error."""
+    with reported(_debug(ctx)):
+        if as_json and vimgrep:
+            raise UsageProblem("--json and --vimgrep cannot be combined")
+        if not query.strip():
+            raise UsageProblem("the query is empty")
+        started = time.perf_counter()
+        root = find_root(path or Path.cwd())
+        flags = dict(model=model, device=device, dtype=dtype, index_dir=index_dir, top=top, context=context,
+                     mode=mode.value if mode else None)
+        settings = load_settings(root, _given(flags))
+        globs = list(path_glob) + _restriction(root, path)
+        hits, used_mode = _run_search(root, settings, query, explicit_model(_given(flags), root), globs=globs,
+                                      langs=lang, kinds=[k.value for k in kind], files_only=files_only)
+        if as_json:
+            write_json(sys.stdout, json_messages(hits, query, used_mode, time.perf_counter() - started,
+                                                 explain=explain))
+        elif vimgrep:
+            for line in vimgrep_lines(hits, query):
+                sys.stdout.write(line + "\n")
+        else:
+            render_human(_out(), hits, query, context=settings.context, explain=explain, files_only=files_only)
+    raise typer.Exit(EXIT_HITS if hits else EXIT_NO_HITS)
+
+
+def _restriction(root: Path, path: Path | None) -> list[str]:
+    """A glob limiting hits to PATH when PATH lies inside the repository rather than being its root."""
+    if path is None:
+        return []
+    rel = path.resolve().relative_to(root).as_posix()
+    if rel == ".":
+        return []
+    return [f"{rel}/**" if path.is_dir() else rel]
+
+
+def _run_search(root: Path, settings: Settings, query: str, model_chosen: bool, *, globs, langs, kinds,
+                files_only: bool):
+    from indexer.search import SearchOptions, search as search_index
+    from indexer.store import open_index
+
+    index = open_index(settings.index_path(root))
+    mode = settings.mode
+    encoder = None
+    if mode != "lexical":
+        if index.vectors is None or index.vectors.ntotal == 0:
+            if mode == "semantic":
+                raise UsageProblem("the index has no vectors (it was built lexical-only); run "
+                                   "`codesearch index --model FOLDER_OR_ID` to add them")
+            notice("the index has no vectors (built lexical-only), so the search is lexical; run "
+                   "`codesearch index --model FOLDER_OR_ID` to add them")
+            mode = "lexical"
+        else:
+            model = settings.model if model_chosen else index.meta.get("model_id") or settings.model
+            choice = encoders.load_or_fallback(model, settings.device, settings.dtype,
+                                               fallback="the search is lexical")
+            if choice.encoder is None and mode == "semantic":
+                raise UsageProblem(f"--mode semantic needs the model: {choice.unavailable}")
+            if choice.notice:
+                notice(choice.notice)
+                mode = "lexical"
+            encoder = choice.encoder
+    options = SearchOptions(mode=mode, k=settings.top, langs=tuple(langs), path_globs=tuple(globs),
+                            kinds=tuple(kinds), files_only=files_only, root=str(root))
+    result = search_index(index, query, encoder, options)
+    return result.hits, result.mode
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    path: Optional[Path] = typer.Argument(None, help="A path in the repository (default: the current one)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object instead of a table."),
+    index_dir: Optional[Path] = IndexDirOpt,
+) -> None:
+    """Show the index location and state: missing, corrupt, stale or current. Exit 0 readable, 1 missing, 2 corrupt."""
+    with reported(_debug(ctx)):
+        from indexer.state import IndexState, index_status
+
+        root = find_root(path or Path.cwd())
+        settings = load_settings(root, _given(dict(index_dir=index_dir)))
+        where = settings.index_path(root)
+        state = index_status(root, where)
+        if as_json:
+            reports.write_status_json(sys.stdout, state, root, where)
+        else:
+            reports.print_status(_out(), state, root, where)
+        code = {IndexState.MISSING: EXIT_NO_HITS, IndexState.CORRUPT: EXIT_ERROR}.get(state.state, EXIT_HITS)
+    raise typer.Exit(code)
+
+
+def _given(flags: dict) -> dict:
+    """Flags as load_settings wants them: paths as strings, unset ones left as None."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items()}
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="codesearch")

@@ -1,0 +1,210 @@
+"""Renders search hits on stdout: human (Rich, syntax-highlighted), JSON Lines like `rg --json`, vimgrep.
+
+Every hit is shown around its *focus line*: the line of the hit's span that holds the most query terms
+(the first line of the span when none does), which plays the part of grep's matching line.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import IO, Iterable, Sequence
+
+from rich.console import Console
+from rich.markup import escape
+from rich.syntax import Syntax
+
+from indexer.lexical import code_tokens, split_identifier
+from indexer.types import Hit
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
+
+
+@dataclass(frozen=True)
+class Submatch:
+    text: str
+    start: int  # byte offset into the focus line, like rg
+    end: int
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What is shown of one hit: its focus line and the context window around it (inside the span)."""
+
+    focus_line: int  # 1-based line number in the file
+    column: int  # 1-based column (in characters) of the first query term on the focus line, else 1
+    line_text: str  # the focus line, without its newline
+    submatches: tuple[Submatch, ...]
+    first_line: int  # line number of window[0]
+    window: tuple[str, ...]
+
+
+def query_terms(query: str) -> frozenset[str]:
+    """The lower-cased identifier tokens of a query (whole identifiers and their parts)."""
+    return frozenset(code_tokens(query))
+
+
+def _line_submatches(line: str, terms: frozenset[str]) -> list[Submatch]:
+    found = []
+    for m in _IDENT.finditer(line):
+        ident = m.group()
+        if ident.lower().strip("_") in terms or any(part in terms for part in split_identifier(ident)):
+            start = len(line[: m.start()].encode())
+            found.append(Submatch(ident, start, start + len(ident.encode())))
+    return found
+
+
+def preview(hit: Hit, terms: frozenset[str], context: int) -> Preview:
+    """Pick the focus line of a hit and the `context` lines on each side of it, clipped to the span."""
+    lines = hit.text.splitlines() or [""]
+    best, best_count = 0, 0
+    for i, line in enumerate(lines):
+        count = len({s.text.lower() for s in _line_submatches(line, terms)})
+        if count > best_count:
+            best, best_count = i, count
+    if best_count == 0:  # no term on any line: show the span from its first non-blank line
+        best = next((i for i, line in enumerate(lines) if line.strip()), 0)
+    subs = tuple(_line_submatches(lines[best], terms))
+    column = len(lines[best].encode()[: subs[0].start].decode(errors="ignore")) + 1 if subs else 1
+    lo, hi = max(0, best - context), min(len(lines), best + context + 1)
+    return Preview(
+        focus_line=hit.start_line + best,
+        column=column,
+        line_text=lines[best],
+        submatches=subs,
+        first_line=hit.start_line + lo,
+        window=tuple(lines[lo:hi]),
+    )
+
+
+def group_by_file(hits: Sequence[Hit]) -> list[tuple[str, list[tuple[int, Hit]]]]:
+    """Hits grouped per file (files ordered by their best hit), each with its 1-based global rank."""
+    groups: dict[str, list[tuple[int, Hit]]] = {}
+    for rank, hit in enumerate(hits, start=1):
+        groups.setdefault(hit.path, []).append((rank, hit))
+    return list(groups.items())
+
+
+# --- human -------------------------------------------------------------------------------------------
+
+
+def render_human(
+    console: Console,
+    hits: Sequence[Hit],
+    query: str,
+    *,
+    context: int,
+    explain: bool,
+    files_only: bool,
+) -> None:
+    """Each hit as `path:line  symbol  kind  score` and a highlighted snippet around its focus line."""
+    if files_only:
+        for path in dict.fromkeys(hit.path for hit in hits):
+            console.print(escape(path), highlight=False, soft_wrap=True)
+        return
+    terms = query_terms(query)
+    for n, hit in enumerate(hits):
+        view = preview(hit, terms, context)
+        if n:
+            console.print()
+        console.print(_header(hit, view), highlight=False, soft_wrap=True)
+        if explain and hit.explain:
+            parts = "  ".join(f"{k}={v:.4g}" for k, v in hit.explain.items())
+            console.print(f"  [dim]{escape(parts)}[/]", highlight=False, soft_wrap=True)
+        if context or len(view.window) == 1:
+            code = "\n".join(view.window)
+            console.print(
+                Syntax(
+                    code,
+                    Syntax.guess_lexer(hit.path, code),
+                    line_numbers=True,
+                    start_line=view.first_line,
+                    highlight_lines={view.focus_line},
+                    theme="ansi_dark",
+                    background_color="default",
+                    word_wrap=False,
+                )
+            )
+
+
+def _header(hit: Hit, view: Preview) -> str:
+    parts = [f"[magenta]{escape(hit.path)}[/]:[green]{view.focus_line}[/]"]
+    if hit.symbol:  # already qualified by the chunker ("HttpClient.send")
+        parts.append(f"[bold]{escape(hit.symbol)}[/]")
+    span = f"{hit.kind} {hit.start_line}-{hit.end_line}, score {hit.score:.4f}"
+    parts.append(f"[dim]({escape(span)})[/]")
+    if hit.stale:
+        parts.append("[yellow]stale: file changed since indexing[/]")
+    return "  ".join(parts)
+
+
+# --- rg --json ----------------------------------------------------------------------------------------
+
+
+def json_messages(
+    hits: Sequence[Hit], query: str, mode: str, elapsed_s: float, *, explain: bool
+) -> Iterable[dict]:
+    """The JSON Lines messages of one search: begin/match.../end per file, then one summary."""
+    terms = query_terms(query)
+    files = group_by_file(hits)
+    for path, ranked in files:
+        yield {"type": "begin", "data": {"path": {"text": path}}}
+        for rank, hit in ranked:
+            yield {"type": "match", "data": match_data(hit, rank, preview(hit, terms, 0), explain)}
+        yield {
+            "type": "end",
+            "data": {"path": {"text": path}, "binary_offset": None, "stats": {"matches": len(ranked)}},
+        }
+    yield {
+        "type": "summary",
+        "data": {
+            "query": query,
+            "mode": mode,
+            "elapsed_total": _duration(elapsed_s),
+            "stats": {"matches": len(hits), "files": len(files), "stale": sum(h.stale for h in hits)},
+        },
+    }
+
+
+def match_data(hit: Hit, rank: int, view: Preview, explain: bool) -> dict:
+    """One `match` message's data: rg's fields plus rank, score, symbol, kind and the line span."""
+    data = {
+        "path": {"text": hit.path},
+        "lines": {"text": view.line_text + "\n"},
+        "line_number": view.focus_line,
+        "absolute_offset": None,
+        "submatches": [{"match": {"text": s.text}, "start": s.start, "end": s.end} for s in view.submatches],
+        "rank": rank,
+        "score": hit.score,
+        "symbol": hit.symbol,
+        "parent": hit.parent,
+        "kind": hit.kind,
+        "language": hit.language,
+        "line_span": {"start": hit.start_line, "end": hit.end_line},
+        "stale": hit.stale,
+    }
+    if explain:
+        data["explain"] = dict(hit.explain)
+    return data
+
+
+def _duration(seconds: float) -> dict:
+    whole = int(seconds)
+    return {"secs": whole, "nanos": int((seconds - whole) * 1e9), "human": f"{seconds:.6f}s"}
+
+
+def write_json(stream: IO[str], messages: Iterable[dict]) -> None:
+    for message in messages:
+        stream.write(json.dumps(message, ensure_ascii=False) + "\n")
+
+
+# --- vimgrep ------------------------------------------------------------------------------------------
+
+
+def vimgrep_lines(hits: Sequence[Hit], query: str) -> Iterable[str]:
+    """`path:line:column:text` per hit, as `rg --vimgrep` prints (for Vim/Neovim quickfix lists)."""
+    terms = query_terms(query)
+    for hit in hits:
+        view = preview(hit, terms, 0)
+        yield f"{hit.path}:{view.focus_line}:{view.column}:{view.line_text}"
+
