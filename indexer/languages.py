@@ -1,0 +1,363 @@
+"""Which language a file is in, its tree-sitter grammar, and which syntax nodes are definitions.
+
+Each grammar comes from its own `tree-sitter-<lang>` wheel (offline). `LANGUAGES` names, per language,
+the node types that define something (kind "class" for classes/structs/impls/interfaces/traits/modules,
+"function" for functions and methods) and the container nodes (namespaces) that only qualify names.
+`definition_name` knows the few grammars whose definition names are not in a `name` field.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import PurePosixPath
+
+from tree_sitter import Language, Node, Parser
+
+
+@dataclass(frozen=True)
+class LanguageSpec:
+    module: str  # the python module of the tree-sitter wheel
+    function: str  # the function in that module returning the grammar pointer
+    definitions: dict[str, str]  # node type -> "class" | "function"
+    containers: frozenset[str] = field(default_factory=frozenset)  # qualify names, are not chunks
+
+
+_JS_DEFS = {
+    "class_declaration": "class",
+    "function_declaration": "function",
+    "generator_function_declaration": "function",
+    "method_definition": "function",
+    "variable_declarator": "function",  # only when its value is a function; see definition_name
+}
+_TS_DEFS = _JS_DEFS | {
+    "abstract_class_declaration": "class",
+    "interface_declaration": "class",
+    "enum_declaration": "class",
+}
+_C_DEFS = {"function_definition": "function", "struct_specifier": "class", "union_specifier": "class"}
+
+LANGUAGES: dict[str, LanguageSpec] = {
+    "python": LanguageSpec(
+        "tree_sitter_python", "language", {"class_definition": "class", "function_definition": "function"}
+    ),
+    "javascript": LanguageSpec("tree_sitter_javascript", "language", _JS_DEFS),
+    "typescript": LanguageSpec("tree_sitter_typescript", "language_typescript", _TS_DEFS),
+    "tsx": LanguageSpec("tree_sitter_typescript", "language_tsx", _TS_DEFS),
+    "go": LanguageSpec(
+        "tree_sitter_go",
+        "language",
+        {"function_declaration": "function", "method_declaration": "function", "type_spec": "class"},
+    ),
+    "rust": LanguageSpec(
+        "tree_sitter_rust",
+        "language",
+        {
+            "function_item": "function",
+            "struct_item": "class",
+            "enum_item": "class",
+            "trait_item": "class",
+            "impl_item": "class",
+            "union_item": "class",
+        },
+        frozenset({"mod_item"}),
+    ),
+    "java": LanguageSpec(
+        "tree_sitter_java",
+        "language",
+        {
+            "class_declaration": "class",
+            "interface_declaration": "class",
+            "enum_declaration": "class",
+            "record_declaration": "class",
+            "method_declaration": "function",
+            "constructor_declaration": "function",
+        },
+    ),
+    "c": LanguageSpec("tree_sitter_c", "language", _C_DEFS),
+    "cpp": LanguageSpec(
+        "tree_sitter_cpp", "language", _C_DEFS | {"class_specifier": "class"}, frozenset({"namespace_definition"})
+    ),
+    "csharp": LanguageSpec(
+        "tree_sitter_c_sharp",
+        "language",
+        {
+            "class_declaration": "class",
+            "interface_declaration": "class",
+            "struct_declaration": "class",
+            "enum_declaration": "class",
+            "record_declaration": "class",
+            "method_declaration": "function",
+            "constructor_declaration": "function",
+        },
+        frozenset({"namespace_declaration", "file_scoped_namespace_declaration"}),
+    ),
+    "ruby": LanguageSpec(
+        "tree_sitter_ruby",
+        "language",
+        {"class": "class", "module": "class", "method": "function", "singleton_method": "function"},
+    ),
+    "php": LanguageSpec(
+        "tree_sitter_php",
+        "language_php",
+        {
+            "class_declaration": "class",
+            "interface_declaration": "class",
+            "trait_declaration": "class",
+            "enum_declaration": "class",
+            "function_definition": "function",
+            "method_declaration": "function",
+        },
+    ),
+    "kotlin": LanguageSpec(
+        "tree_sitter_kotlin",
+        "language",
+        {"class_declaration": "class", "object_declaration": "class", "function_declaration": "function"},
+    ),
+    "swift": LanguageSpec(
+        "tree_sitter_swift",
+        "language",
+        {
+            "class_declaration": "class",  # classes, structs, enums, extensions
+            "protocol_declaration": "class",
+            "function_declaration": "function",
+            "init_declaration": "function",
+        },
+    ),
+    "scala": LanguageSpec(
+        "tree_sitter_scala",
+        "language",
+        {
+            "class_definition": "class",
+            "object_definition": "class",
+            "trait_definition": "class",
+            "enum_definition": "class",
+            "function_definition": "function",
+        },
+    ),
+    "lua": LanguageSpec("tree_sitter_lua", "language", {"function_declaration": "function"}),
+    "bash": LanguageSpec("tree_sitter_bash", "language", {"function_definition": "function"}),
+    "haskell": LanguageSpec(
+        "tree_sitter_haskell",
+        "language",
+        {
+            "data_type": "class",
+            "newtype": "class",
+            "class": "class",
+            "instance": "class",
+            "function": "function",
+            "signature": "function",  # merged with the equations that follow it
+        },
+    ),
+    "elixir": LanguageSpec("tree_sitter_elixir", "language", {"call": "function"}),  # see _elixir_name
+    "zig": LanguageSpec(
+        "tree_sitter_zig",
+        "language",
+        {"function_declaration": "function", "variable_declaration": "class"},  # see _zig_name
+    ),
+}
+
+_EXTENSIONS = {
+    "python": ".py .pyi",
+    "javascript": ".js .jsx .mjs .cjs",
+    "typescript": ".ts .mts .cts",
+    "tsx": ".tsx",
+    "go": ".go",
+    "rust": ".rs",
+    "java": ".java",
+    "c": ".c .h",
+    "cpp": ".cc .cpp .cxx .hh .hpp .hxx .ipp",
+    "csharp": ".cs",
+    "ruby": ".rb .rake",
+    "php": ".php",
+    "kotlin": ".kt .kts",
+    "swift": ".swift",
+    "scala": ".scala .sc",
+    "lua": ".lua",
+    "bash": ".sh .bash",
+    "haskell": ".hs",
+    "elixir": ".ex .exs",
+    "zig": ".zig",
+    # Text kinds: chunked by lines, Markdown by sections.
+    "markdown": ".md .markdown .rst",
+    "yaml": ".yaml .yml",
+    "toml": ".toml",
+    "json": ".json",
+    "sql": ".sql",
+    "html": ".html .htm",
+    "css": ".css .scss",
+    "xml": ".xml",
+    "ini": ".ini .cfg .conf",
+    "text": ".txt",
+}
+_BY_EXTENSION = {ext: lang for lang, exts in _EXTENSIONS.items() for ext in exts.split()}
+_BY_NAME = {"Makefile": "make", "Dockerfile": "dockerfile", "Rakefile": "ruby", "Gemfile": "ruby"}
+
+# Lock files are generated and huge; nobody searches them for code.
+GENERATED_NAMES = frozenset(
+    {"package-lock.json", "yarn.lock", "pnpm-lock.yaml", "Cargo.lock", "poetry.lock", "go.sum",
+     "composer.lock", "Gemfile.lock", "uv.lock"}
+)
+
+
+def language_for_path(path: str) -> str | None:
+    """A LANGUAGES key, a text kind ("markdown", "yaml", ...), or None for other text files."""
+    pure = PurePosixPath(path)
+    return _BY_NAME.get(pure.name) or _BY_EXTENSION.get(pure.suffix.lower())
+
+
+@lru_cache(maxsize=None)
+def parser_for(language: str) -> Parser | None:
+    """A tree-sitter parser for the language, or None when it has no grammar (text kinds)."""
+    spec = LANGUAGES.get(language)
+    if spec is None:
+        return None
+    module = importlib.import_module(spec.module)
+    return Parser(Language(getattr(module, spec.function)()))
+
+
+def definition_kind(language: str, node: Node) -> str | None:
+    spec = LANGUAGES[language]
+    if node.type in spec.containers:
+        return "container"
+    return spec.definitions.get(node.type)
+
+
+def definition_name(language: str, node: Node) -> tuple[str, str | None] | None:
+    """(name, receiver) of a definition node, or None when the node defines nothing here.
+
+    `receiver` is the type a method is attached to outside its class body (Go receivers, Lua tables).
+    """
+    special = _SPECIAL_NAMES.get(language)
+    if special is not None:
+        result = special(node)
+        if result is not NotImplemented:
+            return result
+    if node.type in ("struct_specifier", "union_specifier", "class_specifier") and node.child_by_field_name(
+        "body"
+    ) is None:
+        return None  # `struct foo *p;` mentions a struct, it does not define one
+    if node.type == "function_definition" and language in ("c", "cpp"):
+        return _c_declarator_name(node)
+    name = node.child_by_field_name("name")
+    if name is None:
+        return None
+    return _text(name), None
+
+
+def _text(node: Node) -> str:
+    return node.text.decode("utf-8", "replace")
+
+
+def _c_declarator_name(node: Node) -> tuple[str, str | None] | None:
+    declarator = node.child_by_field_name("declarator")
+    while declarator is not None and declarator.type != "function_declarator":
+        declarator = declarator.child_by_field_name("declarator")
+    if declarator is None:
+        return None
+    inner = declarator.child_by_field_name("declarator")
+    if inner is None:
+        return None
+    qualified = _text(inner)
+    if "::" in qualified:  # `Matrix::at` defined outside its class
+        owner, _, name = qualified.rpartition("::")
+        return name, owner
+    return qualified, None
+
+
+def _javascript_name(node: Node):
+    if node.type != "variable_declarator":
+        return NotImplemented
+    value = node.child_by_field_name("value")
+    name = node.child_by_field_name("name")
+    if value is None or name is None or value.type not in ("arrow_function", "function_expression", "function"):
+        return None
+    return _text(name), None
+
+
+def _go_name(node: Node):
+    if node.type != "method_declaration":
+        return NotImplemented
+    receiver = node.child_by_field_name("receiver")
+    owner = None
+    if receiver is not None:
+        stack = [receiver]
+        while stack and owner is None:
+            current = stack.pop(0)
+            if current.type == "type_identifier":
+                owner = _text(current)
+            stack.extend(current.named_children)
+    return _text(node.child_by_field_name("name")), owner
+
+
+def _rust_name(node: Node):
+    if node.type != "impl_item":
+        return NotImplemented
+    target = node.child_by_field_name("type")
+    return (_text(target), None) if target is not None else None
+
+
+def _lua_name(node: Node):
+    name = node.child_by_field_name("name")
+    if name is None:
+        return None
+    if name.type in ("dot_index_expression", "method_index_expression"):
+        owner, _, short = _text(name).replace(":", ".").rpartition(".")
+        return short, owner
+    return _text(name), None
+
+
+def _haskell_name(node: Node):
+    name = node.child_by_field_name("name")
+    if name is None:
+        return None
+    patterns = node.child_by_field_name("patterns") if node.type == "instance" else None
+    return (f"{_text(name)} {_text(patterns)}" if patterns is not None else _text(name)), None
+
+
+_ELIXIR_CLASS = {"defmodule", "defprotocol", "defimpl"}
+_ELIXIR_FUNCTION = {"def", "defp", "defmacro", "defmacrop", "defguard", "defdelegate"}
+
+
+def _elixir_name(node: Node):
+    target = node.child_by_field_name("target")
+    keyword = _text(target) if target is not None else ""
+    if keyword not in _ELIXIR_CLASS | _ELIXIR_FUNCTION:
+        return None
+    arguments = next((c for c in node.named_children if c.type == "arguments"), None)
+    if arguments is None or not arguments.named_children:
+        return None
+    head = arguments.named_children[0]
+    if head.type == "binary_operator":  # `def name(args) when guard`
+        head = head.child_by_field_name("left") or head
+    if head.type == "call":
+        head = head.child_by_field_name("target") or head
+    return _text(head), None
+
+
+def elixir_kind(node: Node) -> str:
+    target = node.child_by_field_name("target")
+    return "class" if target is not None and _text(target) in _ELIXIR_CLASS else "function"
+
+
+def _zig_name(node: Node):
+    if node.type != "variable_declaration":
+        return NotImplemented
+    containers = ("struct_declaration", "enum_declaration", "union_declaration", "opaque_declaration")
+    if not any(c.type in containers for c in node.named_children):
+        return None  # an ordinary constant, not a type
+    name = next((c for c in node.named_children if c.type == "identifier"), None)
+    return (_text(name), None) if name is not None else None
+
+
+_SPECIAL_NAMES = {
+    "javascript": _javascript_name,
+    "typescript": _javascript_name,
+    "tsx": _javascript_name,
+    "go": _go_name,
+    "rust": _rust_name,
+    "lua": _lua_name,
+    "haskell": _haskell_name,
+    "elixir": _elixir_name,
+    "zig": _zig_name,
+}

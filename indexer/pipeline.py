@@ -1,0 +1,212 @@
+"""Index a repository: walk -> stat pass -> read, chunk and store changed files -> embed what is missing
+-> sync FAISS. Each stage commits its own batches, so a killed run is resumed by the next one.
+"""
+from __future__ import annotations
+
+import datetime
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from indexer import store
+from indexer.chunking import chunk_file, content_hash, estimate_tokens
+from indexer.lock import WriteLock
+from indexer.state import FileDiff, Identity, diff_files, racy_after
+from indexer.vectors import sync_vectors
+from indexer.walk import SkipFile, git_changed_paths, list_files, read_source
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    max_file_bytes: int = 1_000_000  # larger files are skipped ("too_large")
+    max_line_length: int = 1_000  # a longer line marks a minified or generated file ("minified")
+    vector_index: str = "auto"  # "flat" (exact), "ivf" (approximate), "auto": ivf from 200k vectors
+    files_per_commit: int = 200  # chunked files per SQLite transaction
+    embed_batch_size: int = 32  # texts per encoder call (and per committed batch of embeddings)
+    embed_batch_tokens: int = 65_536  # cap on the tokens of one encoder call
+
+    # The fields that change what gets indexed; their hash is stored in the index's meta table.
+    CONTENT_FIELDS = ("max_file_bytes", "max_line_length", "vector_index")
+
+
+class Progress(Protocol):
+    def stage(self, name: str, total: int | None) -> None: ...
+
+    def advance(self, n: int = 1, tokens: int = 0) -> None: ...
+
+    def warn(self, path: str, reason: str) -> None: ...
+
+
+class _Silent:
+    def stage(self, name, total):
+        pass
+
+    def advance(self, n=1, tokens=0):
+        pass
+
+    def warn(self, path, reason):
+        pass
+
+
+@dataclass
+class IndexSummary:
+    files_new: int = 0
+    files_changed: int = 0
+    files_deleted: int = 0
+    files_unchanged: int = 0
+    chunks_total: int = 0
+    chunks_embedded: int = 0  # distinct chunk texts sent to the encoder in this run
+    chunks_reused: int = 0  # chunks written in this run whose vector came from the embedding cache
+    tokens_embedded: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    lexical_only: bool = False
+    rebuilt_reason: str | None = None  # why every file was re-chunked or every vector rebuilt, if so
+
+
+def index_repository(root, index_dir, encoder, options: IndexOptions, *, since=None, full=False, progress=None):
+    """Bring the index at `index_dir` up to date with the files under `root`; returns what it did."""
+    started = time.monotonic()
+    root, index_dir = Path(root).resolve(), Path(index_dir)
+    progress = progress or _Silent()
+    summary = IndexSummary(lexical_only=encoder is None)
+    with WriteLock(index_dir, store.LOCK_NAME):
+        conn = store.open_for_write(index_dir)
+        try:
+            identity = Identity.of(encoder, options)
+            summary.rebuilt_reason = _adopt_identity(conn, index_dir, identity, full)
+            progress.stage("scan", None)
+            scan_started_ns = time.time_ns()
+            only = git_changed_paths(root, since) if since else None
+            listing = list_files(root, max_file_bytes=options.max_file_bytes, index_dir=index_dir, only_paths=only)
+            progress.advance(len(listing.files))
+            summary.skipped.update(listing.skipped)
+            for path, reason in listing.warnings:
+                _warn(summary, progress, path, reason)
+            previous_scan = store.read_meta(conn).get("scan_started_ns")
+            diff = diff_files(listing.files, store.stored_files(conn), only, racy_after(previous_scan))
+            first_new_chunk = conn.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0]
+            _chunk_and_store(conn, diff, encoder, options, summary, progress)
+            if encoder is not None:
+                summary.chunks_reused = _count_embedded(conn, encoder.model_id, first_new_chunk)
+                _embed_missing(conn, encoder, options, summary, progress)
+                sync_vectors(conn, index_dir / store.VECTORS_NAME, encoder.model_id, encoder.dim, options.vector_index)
+            _finish(conn, root, summary, scan_started_ns)
+        finally:
+            conn.close()
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _adopt_identity(conn, index_dir: Path, identity: Identity, full: bool) -> str | None:
+    """Record what this run builds with; invalidate the chunks or vectors that it makes obsolete."""
+    meta = store.read_meta(conn)
+    chunk_changes = identity.chunk_changes(meta) if meta else []
+    model_changes = identity.model_changes(meta) if meta and identity.model_id else []
+    reason = "full rebuild requested" if full else None
+    if not reason and (chunk_changes or model_changes):
+        reason = f"the {', '.join(chunk_changes + model_changes)} changed"
+    conn.execute("BEGIN IMMEDIATE")
+    if full or chunk_changes:
+        store.invalidate_all_files(conn)
+    if identity.model_id and (full or model_changes):
+        # Vectors of another model or other weights are useless: drop them and the FAISS file.
+        conn.execute("DELETE FROM embeddings WHERE model_id != ? OR ?", (identity.model_id, bool(model_changes)))
+        (index_dir / store.VECTORS_NAME).unlink(missing_ok=True)
+    if identity.model_id is None:
+        (index_dir / store.VECTORS_NAME).unlink(missing_ok=True)  # a lexical-only index has no vectors
+    store.write_meta(conn, identity.as_meta() | {"indexed_at": None})
+    conn.execute("COMMIT")
+    return reason
+
+
+def _chunk_and_store(conn, diff: FileDiff, encoder, options: IndexOptions, summary: IndexSummary, progress) -> None:
+    count_tokens = encoder.count_tokens if encoder is not None else estimate_tokens
+    max_tokens = encoder.max_tokens if encoder is not None else 8192
+    stored = store.stored_files(conn)
+    candidates = diff.new + diff.touched
+    progress.stage("chunk", len(candidates))
+    summary.files_unchanged = diff.unchanged
+    conn.execute("BEGIN IMMEDIATE")
+    store.delete_files(conn, diff.deleted)
+    summary.files_deleted = len(diff.deleted)
+    for done, source in enumerate(candidates, 1):
+        old = stored.get(source.path)
+        try:
+            data, _ = read_source(source, max_file_bytes=options.max_file_bytes, max_line_length=options.max_line_length)
+        except SkipFile as skip:
+            summary.skipped[skip.reason] = summary.skipped.get(skip.reason, 0) + 1
+            if skip.reason in ("unreadable", "invalid_utf8", "vanished"):
+                _warn(summary, progress, source.path, skip.detail)
+            if old is not None:  # indexed before, not indexable now
+                store.delete_files(conn, [source.path])
+                summary.files_deleted += 1
+            data = None
+        if data is not None:
+            digest = content_hash(data)
+            if old is not None and old.content_hash == digest:
+                store.update_stat(conn, source)
+                summary.files_unchanged += 1
+            else:
+                chunked = chunk_file(source, data, count_tokens, max_tokens)
+                if chunked.parse_failed:
+                    _warn(summary, progress, source.path, "syntax errors; chunked by lines")
+                store.replace_file(conn, source, digest, chunked.chunks)
+                if old is None:
+                    summary.files_new += 1
+                else:
+                    summary.files_changed += 1
+        progress.advance(1)
+        if done % options.files_per_commit == 0:
+            conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+    conn.execute("COMMIT")
+
+
+def _count_embedded(conn, model_id: str, first_new_chunk: int) -> int:
+    return conn.execute(
+        "SELECT COUNT(*) FROM chunks c JOIN embeddings e ON e.model_id = ? AND e.content_hash = c.content_hash"
+        " WHERE c.id > ?",
+        (model_id, first_new_chunk),
+    ).fetchone()[0]
+
+
+def _embed_missing(conn, encoder, options: IndexOptions, summary: IndexSummary, progress) -> None:
+    """Embed each chunk text that has no vector yet, committing one encoder batch at a time."""
+    missing = store.chunks_missing_vectors(conn, encoder.model_id)
+    progress.stage("embed", len(missing))
+    start = 0
+    while start < len(missing):
+        end, tokens = start, 0
+        while end < len(missing) and end - start < options.embed_batch_size and (
+            end == start or tokens + missing[end][2] <= options.embed_batch_tokens
+        ):
+            tokens += missing[end][2]
+            end += 1
+        batch = missing[start:end]
+        vectors = encoder.embed_documents([text for _, text, _ in batch])
+        conn.execute("BEGIN IMMEDIATE")
+        store.store_embeddings(conn, encoder.model_id, [digest for digest, _, _ in batch], vectors)
+        conn.execute("COMMIT")
+        summary.chunks_embedded += len(batch)
+        summary.tokens_embedded += tokens
+        progress.advance(len(batch), tokens)
+        start = end
+
+
+def _finish(conn, root: Path, summary: IndexSummary, scan_started_ns: int) -> None:
+    summary.chunks_total = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+    head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True)
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    conn.execute("BEGIN IMMEDIATE")
+    last_commit = head.stdout.strip() if head.returncode == 0 else None
+    store.write_meta(conn, {"indexed_at": now, "last_commit": last_commit, "scan_started_ns": str(scan_started_ns)})
+    conn.execute("COMMIT")
+
+
+def _warn(summary: IndexSummary, progress, path: str, reason: str) -> None:
+    summary.warnings.append((path, reason))
+    progress.warn(path, reason)

@@ -1,0 +1,279 @@
+"""index_repository on the fixture repository: what gets indexed, incremental runs, and recovery."""
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+
+import pytest
+
+from indexer.encoder import FakeEncoder
+from indexer.errors import IndexCorrupt, IndexLocked, IndexMissing
+from indexer.lock import WriteLock
+from indexer.pipeline import IndexOptions, index_repository
+from indexer.store import open_index
+from indexer.vectors import index_ids
+from tests.indexer.conftest import git
+from tests.indexer.helpers import chunk_rows, consistency_problems, vectors_by_hash
+
+OPTIONS = IndexOptions(max_file_bytes=4096)
+
+
+def build(root, encoder=None, **kwargs):
+    return index_repository(root, root / ".codesearch", encoder, kwargs.pop("options", OPTIONS), **kwargs)
+
+
+def distinct_hashes(index_dir) -> int:
+    index = open_index(index_dir)
+    try:
+        return index.conn.execute("SELECT COUNT(DISTINCT content_hash) FROM chunks").fetchone()[0]
+    finally:
+        index.close()
+
+
+def test_first_run_indexes_the_project_and_counts_what_it_skipped(any_repo):
+    encoder = FakeEncoder()
+    summary = build(any_repo, encoder)
+    assert summary.skipped["binary"] == 1
+    assert summary.skipped["invalid_utf8"] == 1
+    assert summary.skipped["minified"] == 1
+    assert summary.skipped["too_large"] == 1
+    assert ("src/legacy_latin1.py", "not valid UTF-8 at byte 40") in summary.warnings
+    assert any(path == "src/broken.py" for path, _ in summary.warnings)
+    index = open_index(any_repo / ".codesearch")
+    paths = {r[0] for r in index.conn.execute("SELECT path FROM files")}
+    assert {"src/geometry.py", "src/queue.go", "README.md"} <= paths
+    assert not paths & {"assets/logo.png", "src/legacy_latin1.py", "web/app.min.js", "data/large_seed.sql"}
+    assert summary.files_new == len(paths)
+    chunk_ids = sorted(r[0] for r in index.conn.execute("SELECT id FROM chunks"))
+    assert summary.chunks_total == len(chunk_ids)
+    assert sorted(index_ids(index.vectors).tolist()) == chunk_ids
+    assert encoder.calls == summary.chunks_embedded == distinct_hashes(any_repo / ".codesearch")
+    assert consistency_problems(any_repo / ".codesearch") == []
+
+
+def test_fts_rows_follow_the_lexical_contract(plain_repo):
+    build(plain_repo, FakeEncoder())
+    index = open_index(plain_repo / ".codesearch")
+    rows = index.conn.execute(
+        "SELECT c.symbol FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid"
+        " WHERE chunks_fts MATCH 'symbol:http'"
+    ).fetchall()
+    assert rows == []  # no symbol contains "http" ...
+    symbols = {r[0] for r in index.conn.execute(
+        "SELECT c.symbol FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid WHERE chunks_fts MATCH 'request'"
+    )}
+    assert "Router.handleRequest" in symbols  # ... but camelCase parts are searchable
+
+
+def test_noop_reindex_embeds_nothing(any_repo):
+    encoder = FakeEncoder()
+    first = build(any_repo, encoder)
+    calls = encoder.calls
+    again = build(any_repo, encoder)
+    assert encoder.calls == calls
+    assert (again.files_new, again.files_changed, again.files_deleted) == (0, 0, 0)
+    assert again.files_unchanged == first.files_new
+    assert again.chunks_total == first.chunks_total
+
+
+def test_editing_one_file_reembeds_only_its_changed_chunks(any_repo):
+    encoder = FakeEncoder()
+    build(any_repo, encoder)
+    before = chunk_rows(any_repo / ".codesearch")
+    path = any_repo / "src" / "tokenizer.rs"
+    path.write_text(path.read_text() + "\npub fn perimeter(radius: f64) -> f64 {\n    2.0 * 3.14159 * radius\n}\n")
+    calls = encoder.calls
+    summary = build(any_repo, encoder)
+    assert summary.files_changed == 1 and summary.files_unchanged > 0
+    # The file chunk and the new function are new texts; the other definitions come from the cache.
+    assert encoder.calls - calls == summary.chunks_embedded == 2
+    assert summary.chunks_reused == 8
+    after = chunk_rows(any_repo / ".codesearch")
+    assert {r for r in after if r[0] != "src/tokenizer.rs"} == {r for r in before if r[0] != "src/tokenizer.rs"}
+    assert any(r[2] == "perimeter" for r in after)
+    assert consistency_problems(any_repo / ".codesearch") == []
+
+
+def test_touching_a_file_without_changing_it_is_not_a_change(plain_repo):
+    encoder = FakeEncoder()
+    build(plain_repo, encoder)
+    target = plain_repo / "src" / "queue.go"
+    target.write_bytes(target.read_bytes())
+    calls = encoder.calls
+    summary = build(plain_repo, encoder)
+    assert summary.files_changed == 0 and encoder.calls == calls
+
+
+def test_same_size_rewrite_within_the_clock_granularity_is_noticed(plain_repo):
+    """Regression: a same-size edit right after indexing kept its old mtime_ns on a coarse clock."""
+    encoder = FakeEncoder()
+    target = plain_repo / "src" / "hashmap.c"
+    just_now = time.time_ns()
+    os.utime(target, ns=(just_now, just_now))  # written just before the index run started
+    build(plain_repo, encoder)
+    target.write_bytes(target.read_bytes().replace(b"5381", b"5387"))
+    os.utime(target, ns=(just_now, just_now))  # same size, same mtime: the stat pass cannot tell
+    summary = build(plain_repo, encoder)
+    assert summary.files_changed == 1
+
+
+def test_deleting_and_renaming_files_updates_sqlite_and_faiss(any_repo):
+    encoder = FakeEncoder()
+    build(any_repo, encoder)
+    (any_repo / "src" / "mailer.rb").unlink()
+    (any_repo / "src" / "queue.go").rename(any_repo / "src" / "work_queue.go")
+    summary = build(any_repo, encoder)
+    assert summary.files_deleted == 2 and summary.files_new == 1
+    rows = chunk_rows(any_repo / ".codesearch")
+    assert not any(r[0] in ("src/mailer.rb", "src/queue.go") for r in rows)
+    assert any(r[0] == "src/work_queue.go" and r[2] == "Queue.Push" for r in rows)
+    vectors_by_hash(any_repo / ".codesearch")  # asserts FAISS ids == chunk ids
+    assert consistency_problems(any_repo / ".codesearch") == []
+
+
+def test_incremental_equals_full_rebuild_on_the_fixture(plain_repo, tmp_path):
+    encoder = FakeEncoder()
+    build(plain_repo, encoder)
+    (plain_repo / "src" / "cache.ts").write_text("export const size = 3;\n")
+    (plain_repo / "src" / "deploy.sh").unlink()
+    build(plain_repo, encoder)
+    fresh = tmp_path / "fresh-index"
+    index_repository(plain_repo, fresh, FakeEncoder(), OPTIONS)
+    assert chunk_rows(plain_repo / ".codesearch") == chunk_rows(fresh)
+    assert vectors_by_hash(plain_repo / ".codesearch") == vectors_by_hash(fresh)
+
+
+def test_lexical_only_index_then_vectors_are_added(plain_repo):
+    summary = build(plain_repo, None)
+    assert summary.lexical_only and summary.chunks_embedded == 0
+    index = open_index(plain_repo / ".codesearch")
+    assert index.vectors is None and index.meta.get("model_id") is None
+    assert index.conn.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0] == summary.chunks_total
+    encoder = FakeEncoder()
+    with_vectors = build(plain_repo, encoder)
+    assert with_vectors.files_new == 0
+    assert encoder.calls == distinct_hashes(plain_repo / ".codesearch")
+    assert open_index(plain_repo / ".codesearch").vectors.ntotal == with_vectors.chunks_total
+
+
+def test_changing_the_model_rebuilds_the_vectors(plain_repo):
+    build(plain_repo, FakeEncoder(dim=64))
+    other = FakeEncoder(dim=32, model_id="other-model")
+    summary = build(plain_repo, other)
+    assert summary.rebuilt_reason and "model_id" in summary.rebuilt_reason
+    index = open_index(plain_repo / ".codesearch")
+    assert index.vectors.d == 32 and index.meta["model_id"] == "other-model"
+    assert index.conn.execute("SELECT COUNT(*) FROM embeddings WHERE model_id != 'other-model'").fetchone()[0] == 0
+
+
+def test_changing_content_options_rechunks_without_reembedding(plain_repo):
+    encoder = FakeEncoder()
+    build(plain_repo, encoder)
+    calls = encoder.calls
+    summary = build(plain_repo, encoder, options=IndexOptions(max_file_bytes=8192))
+    assert summary.rebuilt_reason and "options_hash" in summary.rebuilt_reason
+    assert summary.files_new == 1  # the formerly oversized file
+    assert encoder.calls - calls == summary.chunks_embedded == 1 + distinct_chunks_of(plain_repo, "data/large_seed.sql") - 1
+
+
+def distinct_chunks_of(root, path) -> int:
+    index = open_index(root / ".codesearch")
+    return index.conn.execute("SELECT COUNT(DISTINCT content_hash) FROM chunks WHERE path = ?", (path,)).fetchone()[0]
+
+
+def test_full_rebuild_keeps_the_embedding_cache(plain_repo):
+    encoder = FakeEncoder()
+    first = build(plain_repo, encoder)
+    calls = encoder.calls
+    summary = build(plain_repo, encoder, full=True)
+    assert summary.rebuilt_reason == "full rebuild requested"
+    assert summary.files_changed == first.files_new and encoder.calls == calls
+
+
+def test_since_restricts_the_pass_to_changed_paths(git_repo):
+    encoder = FakeEncoder()
+    build(git_repo, encoder)
+    head = git(git_repo, "rev-parse", "HEAD").strip()
+    (git_repo / "src" / "server.js").write_text("function stopServer() {}\n")
+    (git_repo / "src" / "Ledger.scala").unlink()
+    (git_repo / "src" / "extra.py").write_text("def extra():\n    return 1\n")
+    summary = build(git_repo, encoder, since=head)
+    assert (summary.files_new, summary.files_changed, summary.files_deleted) == (1, 1, 1)
+    assert summary.files_unchanged == 0  # nothing else was even stat'ed
+    paths = {r[0] for r in chunk_rows(git_repo / ".codesearch")}
+    assert "src/extra.py" in paths and "src/Ledger.scala" not in paths
+
+
+def test_since_with_an_unknown_revision_is_a_clear_error(git_repo):
+    from indexer.errors import IndexError_
+
+    with pytest.raises(IndexError_, match="no-such-rev"):
+        build(git_repo, FakeEncoder(), since="no-such-rev")
+
+
+def test_second_writer_gets_index_locked(plain_repo):
+    with WriteLock(plain_repo / ".codesearch"):
+        with pytest.raises(IndexLocked, match="is updating the index"):
+            build(plain_repo, FakeEncoder())
+
+
+def test_reader_keeps_its_snapshot_while_a_writer_commits(plain_repo):
+    encoder = FakeEncoder()
+    build(plain_repo, encoder)
+    reader = open_index(plain_repo / ".codesearch")
+    reader.conn.execute("BEGIN")
+    before = reader.conn.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+    (plain_repo / "src" / "new_module.py").write_text("def fresh():\n    return 'new'\n")
+    build(plain_repo, encoder)  # WAL: the writer does not wait for the reader
+    assert reader.conn.execute("SELECT COUNT(*) FROM files").fetchone()[0] == before
+    reader.conn.execute("COMMIT")
+    assert reader.conn.execute("SELECT COUNT(*) FROM files").fetchone()[0] == before + 1
+
+
+def test_missing_faiss_file_is_rebuilt_from_stored_embeddings(plain_repo):
+    encoder = FakeEncoder()
+    build(plain_repo, encoder)
+    expected = vectors_by_hash(plain_repo / ".codesearch")
+    (plain_repo / ".codesearch" / "vectors.faiss").unlink()
+    assert vectors_by_hash(plain_repo / ".codesearch") == expected  # readers rebuild in memory
+    calls = encoder.calls
+    build(plain_repo, encoder)
+    assert encoder.calls == calls and (plain_repo / ".codesearch" / "vectors.faiss").is_file()
+    assert vectors_by_hash(plain_repo / ".codesearch") == expected
+
+
+def test_garbage_faiss_file_is_repaired(plain_repo):
+    encoder = FakeEncoder()
+    build(plain_repo, encoder)
+    expected = vectors_by_hash(plain_repo / ".codesearch")
+    (plain_repo / ".codesearch" / "vectors.faiss").write_bytes(b"not a faiss index")
+    build(plain_repo, encoder)
+    assert vectors_by_hash(plain_repo / ".codesearch") == expected
+
+
+def test_open_index_errors(tmp_path):
+    with pytest.raises(IndexMissing):
+        open_index(tmp_path / "nowhere")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "index.sqlite").write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(IndexCorrupt):
+        open_index(tmp_path / "bad")
+
+
+def test_index_from_a_newer_codesearch_is_refused(plain_repo):
+    build(plain_repo, FakeEncoder())
+    conn = sqlite3.connect(plain_repo / ".codesearch" / "index.sqlite")
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(IndexCorrupt, match="format version 99"):
+        build(plain_repo, FakeEncoder())
+
+
+def test_ivf_index_for_large_repositories(plain_repo):
+    build(plain_repo, FakeEncoder(), options=IndexOptions(max_file_bytes=4096, vector_index="ivf"))
+    import faiss
+
+    index = open_index(plain_repo / ".codesearch")
+    assert faiss.try_extract_index_ivf(index.vectors) is not None
+    vectors_by_hash(plain_repo / ".codesearch")
