@@ -154,29 +154,36 @@ def _first_match(targets: Sequence[Target], path: str, start: int, end: int, cre
     return fallback
 
 
-def evaluate_query(index, query: EvalQuery, encoder, options: SearchOptions) -> tuple[dict, dict, str]:
-    """The per-query record (see the module docstring), its unrounded metrics, and the mode used."""
-    files_result = search(index, query.query, encoder, replace(options, k=CUTOFF, files_only=True))
-    chunks_result = search(index, query.query, encoder, replace(options, k=CUTOFF, files_only=False))
+def judge(query: EvalQuery, files: Sequence[str], chunks: Sequence[tuple[str, int, int]]) -> dict[str, float]:
+    """The file- and chunk-level metrics of one query's ranked files and (path, start, end) chunks."""
     file_targets = list(dict.fromkeys(t.path for t in query.relevant))
-    file_matches = [file_targets.index(h.path) if h.path in file_targets else None for h in files_result.hits]
-
+    file_matches = [file_targets.index(path) if path in file_targets else None for path in files]
     credited: set[int] = set()
     chunk_matches: list[int | None] = []
-    for hit in chunks_result.hits:
-        match = _first_match(query.relevant, hit.path, hit.start_line, hit.end_line, credited)
+    for path, start, end in chunks:
+        match = _first_match(query.relevant, path, start, end, credited)
         chunk_matches.append(match)
         if match is not None:
             credited.add(match)
     metrics = ranking_metrics(file_matches, len(file_targets), "file")
     metrics.update(ranking_metrics(chunk_matches, len(query.relevant), "chunk"))
+    return metrics
+
+
+def evaluate_query(index, query: EvalQuery, encoder, options: SearchOptions) -> tuple[dict, dict, str]:
+    """The per-query record (see the module docstring), its unrounded metrics, and the mode used."""
+    files_result = search(index, query.query, encoder, replace(options, k=CUTOFF, files_only=True))
+    chunks_result = search(index, query.query, encoder, replace(options, k=CUTOFF, files_only=False))
+    files = [h.path for h in files_result.hits]
+    chunks = [(h.path, h.start_line, h.end_line) for h in chunks_result.hits]
+    metrics = judge(query, files, chunks)
     record = {
         "query": query.query,
         "query_kind": chunks_result.query_kind,
         "relevant": [str(t) for t in query.relevant],
         "metrics": {name: round(value, 4) for name, value in metrics.items()},
-        "top_files": [h.path for h in files_result.hits],
-        "top_chunks": [f"{h.path}:{h.start_line}-{h.end_line}" for h in chunks_result.hits],
+        "top_files": files,
+        "top_chunks": [f"{path}:{start}-{end}" for path, start, end in chunks],
     }
     return record, metrics, chunks_result.mode
 
