@@ -121,9 +121,9 @@ def find_definitions(language: str, root: Node) -> list[Definition]:
 
 
 def _outermost(node: Node) -> Node:
-    """Decorators, JS `const f = () => ...` and Go `type T struct` belong to the definition they wrap."""
+    """Decorators, `export`, JS `const f = () => ...` and Go `type T struct` belong to their definition."""
     parent = node.parent
-    if parent is not None and parent.type == "decorated_definition":
+    if parent is not None and parent.type in ("decorated_definition", "export_statement"):
         return parent
     single_child_wrappers = {"variable_declarator": "declaration", "type_spec": "type_declaration"}
     wrapper = single_child_wrappers.get(node.type)

@@ -203,7 +203,10 @@ def _finish(conn, root: Path, summary: IndexSummary, scan_started_ns: int) -> No
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     conn.execute("BEGIN IMMEDIATE")
     last_commit = head.stdout.strip() if head.returncode == 0 else None
-    store.write_meta(conn, {"indexed_at": now, "last_commit": last_commit, "scan_started_ns": str(scan_started_ns)})
+    store.write_meta(
+        conn,
+        {"indexed_at": now, "last_commit": last_commit, "scan_started_ns": str(scan_started_ns), "root": str(root)},
+    )
     conn.execute("COMMIT")
 
 

@@ -164,6 +164,8 @@ def index_status(root, index_dir, encoder=None, *, options=None) -> IndexStatus:
         if encoder is not None or options is not None:
             identity = Identity.of(encoder, stored_options)
             changes = identity.chunk_changes(meta) if options is not None else []
+            if encoder is None:  # without an encoder we cannot tell which tokenizer a run would use
+                changes = [c for c in changes if c != "token_counter"]
             changes += identity.model_changes(meta) if encoder is not None else []
             if changes:
                 status.state = IndexState.STALE

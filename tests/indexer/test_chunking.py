@@ -1,0 +1,183 @@
+"""Chunking: the grammars load, definitions are found per language, and spans and sizes are right."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from indexer.chunking import chunk_file, estimate_tokens, markdown_sections
+from indexer.encoder import FakeEncoder
+from indexer.languages import LANGUAGES, language_for_path, parser_for
+from indexer.types import SourceFile
+from tests.conftest import FIXTURE_REPO
+
+SRC = FIXTURE_REPO / "src"
+
+# What a reader of each fixture file sees defined in it: (kind, symbol) pairs.
+EXPECTED_DEFINITIONS = {
+    "geometry.py": {("class", "Circle"), ("method", "Circle.area"), ("function", "parse_config")},
+    "server.js": {("class", "Router"), ("method", "Router.handleRequest"), ("function", "startServer"),
+                  ("function", "retryWithBackoff")},
+    "cache.ts": {("class", "CacheOptions"), ("class", "LruCache"), ("method", "LruCache.get"),
+                 ("function", "evictOldest")},
+    "Button.tsx": {("function", "ClickCounter"), ("class", "Panel"), ("method", "Panel.render")},
+    "queue.go": {("class", "Queue"), ("class", "Worker"), ("method", "Queue.Push"), ("function", "NewQueue")},
+    "tokenizer.rs": {("class", "Tokenizer"), ("class", "Lexer"), ("method", "Tokenizer.next_token"),
+                     ("class", "Token"), ("function", "count_words")},
+    "BankAccount.java": {("class", "BankAccount"), ("method", "BankAccount.withdraw"),
+                         ("class", "BankAccount.Auditor")},
+    "hashmap.c": {("class", "entry"), ("function", "hash_string"), ("function", "map_lookup")},
+    "matrix.cpp": {("class", "linalg.Matrix"), ("method", "linalg.Matrix.at"), ("function", "linalg.multiply")},
+    "Inventory.cs": {("class", "Warehouse.IStockSource"), ("class", "Warehouse.Inventory"),
+                     ("method", "Warehouse.Inventory.Restock")},
+    "mailer.rb": {("class", "Notifications.Mailer"), ("method", "Notifications.Mailer.deliver"),
+                  ("method", "Notifications.default_sender")},
+    "UserRepository.php": {("class", "Repository"), ("class", "UserRepository"),
+                           ("method", "UserRepository.find"), ("function", "slugify")},
+    "Scheduler.kt": {("class", "Task"), ("class", "Scheduler"), ("method", "Scheduler.schedule"),
+                     ("class", "Clock"), ("function", "formatDuration")},
+    "Temperature.swift": {("class", "Convertible"), ("class", "Celsius"), ("method", "Celsius.toKelvin"),
+                          ("class", "Thermostat"), ("function", "fahrenheitToCelsius")},
+    "Ledger.scala": {("class", "Entry"), ("class", "Credit"), ("class", "Ledger"), ("method", "Ledger.append"),
+                     ("method", "Ledger.balance")},
+    "inventory.lua": {("method", "Inventory.new"), ("method", "Inventory.add"), ("function", "total_weight")},
+    "deploy.sh": {("function", "build_site"), ("function", "upload_files")},
+    "Parser.hs": {("class", "Expr"), ("class", "Pretty"), ("function", "evaluate"), ("class", "Pretty Expr")},
+    "rate_limiter.ex": {("method", "RateLimiter.allow?"), ("method", "RateLimiter.refill")},
+    "ring_buffer.zig": {("class", "RingBuffer"), ("method", "RingBuffer.push"), ("function", "checksum")},
+}
+
+
+def chunks_of(path: Path, max_tokens: int = 8192, counter=None):
+    data = path.read_bytes()
+    rel = path.relative_to(FIXTURE_REPO).as_posix() if path.is_relative_to(FIXTURE_REPO) else path.name
+    source = SourceFile(rel, str(path), len(data), 0, language_for_path(rel))
+    return data, chunk_file(source, data, counter or FakeEncoder().count_tokens, max_tokens)
+
+
+@pytest.mark.parametrize("language", sorted(LANGUAGES))
+def test_every_grammar_loads_and_parses(language):
+    tree = parser_for(language).parse(b"x")
+    assert tree.root_node is not None
+
+
+def test_the_fixture_covers_every_language():
+    covered = {language_for_path(name) for name in EXPECTED_DEFINITIONS}
+    assert covered == set(LANGUAGES)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_DEFINITIONS))
+def test_definitions_per_language(name):
+    _, chunked = chunks_of(SRC / name)
+    assert not chunked.parse_failed
+    found = {(c.kind, c.symbol) for c in chunked.chunks if c.kind != "file"}
+    missing = EXPECTED_DEFINITIONS[name] - found
+    assert not missing, f"{name}: not found {missing}; found {found}"
+    files = [c for c in chunked.chunks if c.kind == "file"]
+    assert len(files) == 1 and files[0].symbol is None
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_DEFINITIONS))
+def test_chunk_spans_match_the_file(name):
+    data, chunked = chunks_of(SRC / name)
+    lines = data.split(b"\n")
+    for chunk in chunked.chunks:
+        assert data[chunk.start_byte:chunk.end_byte].decode() == chunk.text
+        assert 1 <= chunk.start_line <= chunk.end_line <= len(lines)
+        assert chunk.start_line == data[:chunk.start_byte].count(b"\n") + 1
+        assert chunk.end_line == data[:chunk.end_byte].rstrip(b"\n").count(b"\n") + 1
+        assert chunk.embed_text.startswith(f"path: src/{name}\n")
+        assert chunk.embed_text.endswith(chunk.text)
+        if chunk.symbol:
+            assert f"symbol: {chunk.symbol}\n" in chunk.embed_text
+        assert chunk.language == language_for_path(name)
+
+
+def test_methods_carry_their_parent_and_doc_comments():
+    _, chunked = chunks_of(SRC / "queue.go")
+    push = next(c for c in chunked.chunks if c.symbol == "Queue.Push")
+    assert push.parent == "Queue" and push.kind == "method"
+    assert push.text.startswith("// Push adds a job")
+    _, chunked = chunks_of(SRC / "geometry.py")
+    area = next(c for c in chunked.chunks if c.symbol == "Circle.area")
+    assert area.parent == "Circle" and area.start_line == 11 and area.end_line == 12
+
+
+def test_unparseable_file_falls_back_to_lines():
+    data, chunked = chunks_of(SRC / "broken.py")
+    assert chunked.parse_failed
+    assert [c.kind for c in chunked.chunks] == ["file"]
+    assert chunked.chunks[0].text == data.decode()
+
+
+def test_large_file_is_split_at_top_level_definitions_into_pieces_that_fit():
+    encoder = FakeEncoder()
+    # 60 tokens: more than the largest top-level item of the file, far less than the whole file.
+    data, chunked = chunks_of(SRC / "tokenizer.rs", max_tokens=60, counter=encoder.count_tokens)
+    pieces = [c for c in chunked.chunks if c.kind == "file"]
+    assert len(pieces) > 1
+    assert b"".join(data[p.start_byte:p.end_byte] for p in pieces) == data  # contiguous, complete
+    assert all(p.tokens <= 60 for p in pieces)
+    assert all(p.tokens == encoder.count_tokens([p.embed_text])[0] for p in pieces)
+    tops = {b"pub struct", b"pub trait", b"impl ", b"pub enum", b"pub fn", b"//!"}
+    assert all(any(data[p.start_byte:].lstrip().startswith(t) for t in tops) for p in pieces)
+
+
+def test_oversized_definition_is_split_by_lines_and_keeps_its_symbol():
+    body = "".join(f"    total = total + {i}\n" for i in range(300))
+    path_data = f"def accumulate():\n    total = 0\n{body}    return total\n\nprint(accumulate())\n".encode()
+    source = SourceFile("big.py", "big.py", len(path_data), 0, "python")
+    chunked = chunk_file(source, path_data, FakeEncoder().count_tokens, 200)
+    parts = [c for c in chunked.chunks if c.symbol == "accumulate"]
+    assert len(parts) > 1 and all(c.kind == "function" and c.tokens <= 200 for c in parts)
+    assert parts[0].start_byte == 0 and path_data[parts[-1].end_byte - 12:parts[-1].end_byte] == b"return total"
+    assert "".join(c.text for c in parts) == path_data[: parts[-1].end_byte].decode()
+
+
+def test_markdown_sections_follow_headings_outside_code_fences():
+    _, chunked = chunks_of(FIXTURE_REPO / "README.md")
+    sections = [(c.symbol, c.parent) for c in chunked.chunks if c.kind == "section"]
+    assert sections == [
+        ("Fixture repository", None),
+        ("Layout", "Fixture repository"),
+        ("Configuration", "Fixture repository"),
+        ("Retries", "Configuration"),
+    ]
+
+
+def test_text_files_get_a_file_chunk():
+    _, chunked = chunks_of(FIXTURE_REPO / "config" / "settings.yaml")
+    assert [c.kind for c in chunked.chunks] == ["file"]
+
+
+def test_estimate_is_conservative_for_code():
+    text = (SRC / "geometry.py").read_text()
+    assert estimate_tokens([text])[0] >= FakeEncoder().count_tokens([text])[0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["def f(x):\n    return x\n", "class A:\n    def m(self):\n        pass\n", "# note é\n", "\n",
+             "y = [1,\n 2]\n", "def (broken\n", "    indented = 1\n", "# Heading\n", "café = 'ü'\n"]
+        ),
+        max_size=30,
+    ),
+    st.integers(min_value=12, max_value=200),
+)
+def test_chunks_always_lie_inside_the_file_and_fit(pieces, max_tokens):
+    data = "".join(pieces).encode()
+    source = SourceFile("gen.py", "gen.py", len(data), 0, "python")
+    counter = FakeEncoder().count_tokens
+    chunked = chunk_file(source, data, counter, max_tokens)
+    for chunk in chunked.chunks:
+        assert 0 <= chunk.start_byte < chunk.end_byte <= len(data)
+        assert data[chunk.start_byte:chunk.end_byte].decode() == chunk.text
+        single_line = chunk.text.count("\n") <= 1
+        assert chunk.tokens <= max_tokens or single_line
+    files = [c for c in chunked.chunks if c.kind == "file"]
+    if data.strip():
+        assert b"".join(data[c.start_byte:c.end_byte] for c in files) == data
