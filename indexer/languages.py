@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import PurePosixPath
 
 from tree_sitter import Language, Node, Parser
 
@@ -202,8 +201,9 @@ GENERATED_NAMES = frozenset(
 
 def language_for_path(path: str) -> str | None:
     """A LANGUAGES key, a text kind ("markdown", "yaml", ...), or None for other text files."""
-    pure = PurePosixPath(path)
-    return _BY_NAME.get(pure.name) or _BY_EXTENSION.get(pure.suffix.lower())
+    name = path.rpartition("/")[2]
+    dot = name.rfind(".")
+    return _BY_NAME.get(name) or (_BY_EXTENSION.get(name[dot:].lower()) if dot > 0 else None)
 
 
 @lru_cache(maxsize=None)

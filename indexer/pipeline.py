@@ -14,7 +14,7 @@ from indexer import store
 from indexer.chunking import chunk_file, content_hash, estimate_tokens
 from indexer.lock import WriteLock
 from indexer.state import FileDiff, Identity, diff_files, racy_after
-from indexer.vectors import sync_vectors
+from indexer.vectors import remove_vector_files, sync_vectors
 from indexer.walk import SkipFile, git_changed_paths, list_files, read_source
 
 
@@ -87,9 +87,10 @@ def index_repository(root, index_dir, encoder, options: IndexOptions, *, since=N
             for path, reason in listing.warnings:
                 _warn(summary, progress, path, reason)
             previous_scan = store.read_meta(conn).get("scan_started_ns")
-            diff = diff_files(listing.files, store.stored_files(conn), only, racy_after(previous_scan))
+            stored = store.stored_files(conn)
+            diff = diff_files(listing.files, stored, only, racy_after(previous_scan))
             first_new_chunk = conn.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0]
-            _chunk_and_store(conn, diff, encoder, options, summary, progress)
+            _chunk_and_store(conn, diff, stored, encoder, options, summary, progress)
             if encoder is not None:
                 summary.chunks_reused = _count_embedded(conn, encoder.model_id, first_new_chunk)
                 _embed_missing(conn, encoder, options, summary, progress)
@@ -115,18 +116,18 @@ def _adopt_identity(conn, index_dir: Path, identity: Identity, full: bool) -> st
     if identity.model_id and (full or model_changes):
         # Vectors of another model or other weights are useless: drop them and the FAISS file.
         conn.execute("DELETE FROM embeddings WHERE model_id != ? OR ?", (identity.model_id, bool(model_changes)))
-        (index_dir / store.VECTORS_NAME).unlink(missing_ok=True)
+        remove_vector_files(index_dir / store.VECTORS_NAME)
     if identity.model_id is None:
-        (index_dir / store.VECTORS_NAME).unlink(missing_ok=True)  # a lexical-only index has no vectors
+        remove_vector_files(index_dir / store.VECTORS_NAME)  # a lexical-only index has no vectors
     store.write_meta(conn, identity.as_meta() | {"indexed_at": None})
     conn.execute("COMMIT")
     return reason
 
 
-def _chunk_and_store(conn, diff: FileDiff, encoder, options: IndexOptions, summary: IndexSummary, progress) -> None:
+def _chunk_and_store(conn, diff: FileDiff, stored, encoder, options: IndexOptions, summary, progress) -> None:
+    """Read, hash and chunk each new or touched file; store it with its chunks, in batched transactions."""
     count_tokens = encoder.count_tokens if encoder is not None else estimate_tokens
     max_tokens = encoder.max_tokens if encoder is not None else 8192
-    stored = store.stored_files(conn)
     candidates = diff.new + diff.touched
     progress.stage("chunk", len(candidates))
     summary.files_unchanged = diff.unchanged
@@ -208,6 +209,7 @@ def _finish(conn, root: Path, summary: IndexSummary, scan_started_ns: int) -> No
         {"indexed_at": now, "last_commit": last_commit, "scan_started_ns": str(scan_started_ns), "root": str(root)},
     )
     conn.execute("COMMIT")
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")  # fold the run's writes into the main file
 
 
 def _warn(summary: IndexSummary, progress, path: str, reason: str) -> None:

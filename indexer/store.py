@@ -53,12 +53,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX chunks_file_id ON chunks(file_id);
     CREATE INDEX chunks_content_hash ON chunks(content_hash);
+    -- A rowid table: WITHOUT ROWID stores rows of kilobyte-sized vectors poorly.
     CREATE TABLE embeddings (
         model_id TEXT NOT NULL,
         content_hash TEXT NOT NULL,
         vector BLOB NOT NULL,
-        PRIMARY KEY (model_id, content_hash)
-    ) WITHOUT ROWID;
+        UNIQUE (model_id, content_hash)
+    );
     CREATE VIRTUAL TABLE chunks_fts USING fts5({", ".join(FTS_COLUMNS)}, tokenize="{FTS_TOKENIZE}");
     """,
 )
@@ -81,9 +82,12 @@ class Index:
 
 def connect(db_path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(str(db_path), timeout=30.0, isolation_level=None, check_same_thread=False)
+    # Big pages pack several 3 KB vectors each (one per 4 KB page otherwise); no-op on an existing file.
+    conn.execute("PRAGMA page_size=16384")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt
     conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA journal_size_limit=67108864")  # truncate the WAL back to 64 MB after checkpoints
     return conn
 
 

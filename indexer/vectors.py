@@ -1,25 +1,34 @@
 """The FAISS side of an index: vectors with ids equal to chunk ids, derived from SQLite's embeddings.
 
 Inner product over L2-normalised vectors (cosine). A flat index by default; an IVF index (approximate,
-trained on the stored vectors) for large repositories. The file is written to a temporary name and
-renamed, and whenever it is missing, unreadable or disagrees with SQLite it is rebuilt from the
-`embeddings` table, so a crash between the two stores costs a rebuild, never a wrong answer.
+trained on the stored vectors) for large repositories. Two files, each written to a temporary name
+and renamed: `vectors.faiss`, the base, and `vectors.delta.npz`, the changes since the base was
+written (added vectors, removed ids, and the full id list) so that a small update writes kilobytes
+instead of rewriting hundreds of megabytes; the delta is folded into the base once it grows. Whenever
+the files are missing, unreadable or disagree with SQLite they are rebuilt from the `embeddings`
+table, so a crash between the stores costs a rebuild, never a wrong answer.
 """
 from __future__ import annotations
 
+import io
 import math
 import os
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from indexer.store import embedded_chunk_ids, embedded_chunks
+from indexer.store import embedded_chunk_ids, embedded_chunks, read_meta, write_meta
 
 VECTOR_INDEX_KINDS = ("auto", "flat", "ivf")
 IVF_THRESHOLD = 200_000  # below this many vectors an exact flat scan is fast enough
 IVF_PROBE_FRACTION = 16  # search nlist / 16 lists: recall close to exact on code embeddings
+DELTA_SUFFIX = ".delta.npz"
+# Fold the delta into the base when it holds more than this share of the vectors (or 2,000 of them).
+COMPACT_FRACTION = 0.05
+COMPACT_MINIMUM = 2_000
 
 
 def resolve_kind(kind: str, count: int) -> str:
@@ -63,10 +72,10 @@ def index_ids(index: faiss.Index) -> np.ndarray:
     return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
 
 
-def write_atomic(index: faiss.Index, path: Path) -> None:
-    """Write to a temporary name, flush it to disk, then rename over the old file."""
+def _write_file_atomic(path: Path, write) -> None:
+    """Write via `write(tmp_path)` to a temporary name, flush it to disk, then rename over `path`."""
     tmp = path.with_name(path.name + ".tmp")
-    faiss.write_index(index, str(tmp))
+    write(tmp)
     with open(tmp, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(tmp, path)
@@ -77,40 +86,160 @@ def write_atomic(index: faiss.Index, path: Path) -> None:
         os.close(directory)
 
 
+def write_atomic(index: faiss.Index, path: Path) -> None:
+    _write_file_atomic(path, lambda tmp: faiss.write_index(index, str(tmp)))
+
+
 def read_index(path: Path, dim: int) -> faiss.Index | None:
-    """The stored FAISS index, or None when it is missing, unreadable or of another width."""
+    """The base FAISS index alone, or None when it is missing, unreadable or of another width."""
     if not path.is_file():
         return None
     try:
         index = faiss.read_index(str(path))
-        index_ids(index)  # an index that is not an IndexIDMap2 is not ours
+        index_ids(index)  # an index that is neither IndexIDMap2 nor IVF is not ours
     except (RuntimeError, AttributeError):
         return None
     return index if index.d == dim else None
 
 
+@dataclass
+class Delta:
+    """Changes since the base file was written; valid only for the base whose stamp it records."""
+
+    base_stamp: str
+    kind: str
+    ids: np.ndarray  # every id that base + delta hold
+    add_ids: np.ndarray
+    add_vectors: np.ndarray
+    removed_ids: np.ndarray  # ids of the base that no longer count
+
+    def apply(self, index: faiss.Index) -> faiss.Index:
+        if len(self.removed_ids):
+            index.remove_ids(self.removed_ids)
+        if len(self.add_ids):
+            index.add_with_ids(self.add_vectors, self.add_ids)
+        return index
+
+
+def _delta_path(path: Path) -> Path:
+    return path.with_name(path.stem + DELTA_SUFFIX)
+
+
+def _file_stamp(path: Path) -> str | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+
+
+def read_delta(path: Path, dim: int, base_stamp: str | None = None) -> Delta | None:
+    """The delta of the base at `path` (as stamped when it was read), or None when none belongs to it."""
+    base_stamp = base_stamp or _file_stamp(path)
+    try:
+        with np.load(_delta_path(path)) as data:
+            delta = Delta(str(data["base_stamp"]), str(data["kind"]), data["ids"], data["add_ids"],
+                          data["add_vectors"], data["removed_ids"])
+    except (OSError, KeyError, ValueError):
+        return None
+    if base_stamp is None or delta.base_stamp != base_stamp or delta.add_vectors.shape[1:] != (dim,):
+        return None
+    return delta
+
+
+def _write_delta(path: Path, delta: Delta) -> None:
+    def write(tmp: Path) -> None:
+        buffer = io.BytesIO()  # np.savez on a path would append ".npz" to the temporary name
+        np.savez(buffer, base_stamp=delta.base_stamp, kind=delta.kind, ids=delta.ids, add_ids=delta.add_ids,
+                 add_vectors=delta.add_vectors, removed_ids=delta.removed_ids)
+        tmp.write_bytes(buffer.getvalue())
+
+    _write_file_atomic(_delta_path(path), write)
+
+
+def load_effective(path: Path, dim: int) -> faiss.Index | None:
+    """Base with its delta applied: the vectors as the last sync left them (None when unreadable)."""
+    base_stamp = _file_stamp(path)  # taken first: a writer may replace the base while we read it
+    index = read_index(path, dim)
+    if index is None:
+        return None
+    delta = read_delta(path, dim, base_stamp)
+    return delta.apply(index) if delta is not None else index
+
+
 def sync_vectors(conn: sqlite3.Connection, path: Path, model_id: str, dim: int, kind: str) -> dict[str, int]:
-    """Make the FAISS file hold exactly the embedded chunks of SQLite; returns what it changed."""
+    """Make the FAISS files hold exactly the embedded chunks of SQLite; returns what it changed.
+
+    A stamp in the meta table (SQLite's chunk and embedding counters plus both files' stats, recorded
+    after the last sync) lets a run that changed nothing skip reading the files at all.
+    """
+    stamp = _sync_stamp(conn, path, model_id)
+    if stamp is not None and stamp == read_meta(conn).get("vectors_stamp"):
+        return {"rebuilt": 0, "added": 0, "removed": 0}
+    changes = _sync(conn, path, model_id, dim, kind)
+    conn.execute("BEGIN IMMEDIATE")
+    write_meta(conn, {"vectors_stamp": _sync_stamp(conn, path, model_id)})
+    conn.execute("COMMIT")
+    return changes
+
+
+def _sync_stamp(conn: sqlite3.Connection, path: Path, model_id: str) -> str | None:
+    files = (_file_stamp(path), _file_stamp(_delta_path(path)))
+    if None in files:
+        return None
+    # Chunk ids are never reused, so (max id, count) changes with every insert or delete.
+    max_id, count = conn.execute("SELECT COALESCE(MAX(id), 0), COUNT(*) FROM chunks").fetchone()
+    embedded = conn.execute("SELECT COUNT(*) FROM embeddings WHERE model_id = ?", (model_id,)).fetchone()[0]
+    return f"{max_id}:{count}:{embedded}:{files[0]}:{files[1]}"
+
+
+def _sync(conn: sqlite3.Connection, path: Path, model_id: str, dim: int, kind: str) -> dict[str, int]:
     expected = embedded_chunk_ids(conn, model_id)
     wanted_kind = resolve_kind(kind, len(expected))
-    index = read_index(path, dim)
+    delta = read_delta(path, dim)
+    if delta is not None and delta.kind == wanted_kind:
+        stale = np.setdiff1d(delta.ids, expected, assume_unique=True)
+        missing = np.setdiff1d(expected, delta.ids, assume_unique=True)
+        if not len(stale) and not len(missing):
+            return {"rebuilt": 0, "added": 0, "removed": 0}
+        kept = ~np.isin(delta.add_ids, stale)
+        ids, vectors = embedded_chunks(conn, model_id, dim, ids=missing.tolist())
+        grown = Delta(
+            delta.base_stamp, wanted_kind, expected,
+            np.concatenate([delta.add_ids[kept], ids]),
+            np.concatenate([delta.add_vectors[kept], vectors]),
+            np.union1d(delta.removed_ids, stale[~np.isin(stale, delta.add_ids)]),
+        )
+        if len(grown.add_ids) + len(grown.removed_ids) <= max(COMPACT_MINIMUM, COMPACT_FRACTION * len(expected)):
+            _write_delta(path, grown)
+            return {"rebuilt": 0, "added": int(len(missing)), "removed": int(len(stale))}
+    index = load_effective(path, dim)
     if index is not None and _kind_of(index) != wanted_kind:
         index = None
     if index is None:
         ids, vectors = embedded_chunks(conn, model_id, dim)
-        write_atomic(build_index(dim, wanted_kind, ids, vectors), path)
-        return {"rebuilt": 1, "added": len(ids), "removed": 0}
-    current = index_ids(index)
-    stale = np.setdiff1d(current, expected, assume_unique=True)
-    missing = np.setdiff1d(expected, current, assume_unique=True)
-    if len(stale):
-        index.remove_ids(stale)
-    if len(missing):
-        ids, vectors = embedded_chunks(conn, model_id, dim, ids=missing.tolist())
-        index.add_with_ids(vectors, ids)
-    if len(stale) or len(missing):
-        write_atomic(index, path)
-    return {"rebuilt": 0, "added": int(len(missing)), "removed": int(len(stale))}
+        changes = {"rebuilt": 1, "added": len(ids), "removed": 0}
+        index = build_index(dim, wanted_kind, ids, vectors)
+    else:
+        current = index_ids(index)
+        stale = np.setdiff1d(current, expected, assume_unique=True)
+        missing = np.setdiff1d(expected, current, assume_unique=True)
+        if len(stale):
+            index.remove_ids(stale)
+        if len(missing):
+            ids, vectors = embedded_chunks(conn, model_id, dim, ids=missing.tolist())
+            index.add_with_ids(vectors, ids)
+        changes = {"rebuilt": 0, "added": int(len(missing)), "removed": int(len(stale))}
+    write_atomic(index, path)
+    empty = np.zeros(0, dtype=np.int64)
+    _write_delta(path, Delta(_file_stamp(path), wanted_kind, np.sort(index_ids(index)), empty,
+                             np.zeros((0, dim), dtype=np.float32), empty))
+    return changes
+
+
+def remove_vector_files(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    _delta_path(path).unlink(missing_ok=True)
 
 
 def _kind_of(index: faiss.Index) -> str:
@@ -118,13 +247,13 @@ def _kind_of(index: faiss.Index) -> str:
 
 
 def load_vectors(conn: sqlite3.Connection, path: Path, meta: dict[str, str]) -> faiss.Index | None:
-    """For searching: the FAISS file when it agrees with SQLite, else one rebuilt in memory from the
-    stored embeddings (the file is left for the next writer to repair). None for a lexical-only index."""
+    """For searching: the FAISS files when they agree with SQLite, else an index rebuilt in memory from
+    the stored embeddings (the files are left for the next writer to repair). None when lexical-only."""
     model_id, dim = meta.get("model_id"), meta.get("dim")
     if not model_id or not dim:
         return None
     expected = embedded_chunk_ids(conn, model_id)
-    index = read_index(path, int(dim))
+    index = load_effective(path, int(dim))
     if index is not None and index.ntotal == len(expected):
         return index
     ids, vectors = embedded_chunks(conn, model_id, int(dim))

@@ -92,12 +92,12 @@ def _skipped_prefixes(root: Path, index_dir: Path | None) -> list[str]:
 
 
 def _stat_source(root: Path, rel: str, max_file_bytes: int, listing: Listing) -> SourceFile | None:
-    abs_path = root / rel
+    abs_path = os.path.join(root, rel)  # plain strings: this runs for every file on every run
     try:
         st = os.lstat(abs_path)
         if stat.S_ISLNK(st.st_mode):
             # Symlinks are indexed only when they point at a regular file inside the root.
-            target = abs_path.resolve(strict=True)
+            target = Path(abs_path).resolve(strict=True)
             if not target.is_relative_to(root):
                 listing.skip(rel, "symlink_outside_root")
                 return None
@@ -115,7 +115,7 @@ def _stat_source(root: Path, rel: str, max_file_bytes: int, listing: Listing) ->
     if st.st_size > max_file_bytes:
         listing.skip(rel, "too_large")
         return None
-    return SourceFile(rel, str(abs_path), st.st_size, st.st_mtime_ns, language_for_path(rel))
+    return SourceFile(rel, abs_path, st.st_size, st.st_mtime_ns, language_for_path(rel))
 
 
 def read_source(source: SourceFile, *, max_file_bytes: int, max_line_length: int) -> tuple[bytes, str]:
