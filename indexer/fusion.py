@@ -5,15 +5,17 @@ Two methods, chosen by name so the benchmark can compare them on the same corpus
 - "rrf": weighted reciprocal-rank fusion, sum over lists of weight / (k + rank). It needs no score
   calibration, which matters because BM25 scores are unbounded and cosine scores of different models
   live on different scales.
-- "scores": a weighted sum of max-normalised scores (each list divided by its own best score, negative
-  scores clamped to 0). It keeps how far ahead the top candidate is, which ranks carry no trace of.
+- "scores": a weighted sum of normalised scores. It keeps how far ahead the top candidate is, which
+  ranks carry no trace of. A list whose scores have a natural zero (BM25: no match) is divided by its
+  best score; one without (cosine similarity, whose useful range is narrow and model-dependent) is
+  min-max scaled over its candidates (`min_max` names those lists).
 
 Every list is a sequence of (chunk_id, score) pairs, best first, higher score = better.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Collection, Mapping, Sequence
 
 RRF_K = 60  # the constant of Cormack et al. (2009); it damps the head of each list
 FUSION_METHODS = ("rrf", "scores")
@@ -30,15 +32,17 @@ class Fused:
     parts: dict[str, float] = field(default_factory=dict)  # "<list>" score, "<list>_rank" (1-based)
 
 
-def _normalised(ranked: Ranked) -> dict[int, float]:
+def _normalised(ranked: Ranked, min_max: bool) -> dict[int, float]:
     if not ranked:
         return {}
-    best = max(s for _, s in ranked)
-    return {cid: (max(s, 0.0) / best if best > 0 else 0.0) for cid, s in ranked}
+    scores = [s for _, s in ranked]
+    hi, lo = max(scores), (min(scores) if min_max else 0.0)
+    span = hi - lo
+    return {cid: (max(s - lo, 0.0) / span if span > 0 else 1.0) for cid, s in ranked}
 
 
 def fuse(lists: Mapping[str, Ranked], weights: Mapping[str, float], method: str = "rrf",
-         rrf_k: int = RRF_K) -> list[Fused]:
+         rrf_k: int = RRF_K, min_max: Collection[str] = ()) -> list[Fused]:
     """Fuse named ranked lists into one list, best first; ties broken by chunk id for determinism.
 
     A candidate missing from a list simply gets nothing from it.
@@ -48,7 +52,7 @@ def fuse(lists: Mapping[str, Ranked], weights: Mapping[str, float], method: str 
     fused: dict[int, Fused] = {}
     for name, ranked in lists.items():
         weight = weights.get(name, 1.0)
-        normalised = _normalised(ranked) if method == "scores" else {}
+        normalised = _normalised(ranked, name in min_max) if method == "scores" else {}
         for rank, (cid, raw) in enumerate(ranked, start=1):
             entry = fused.setdefault(cid, Fused(cid, 0.0))
             entry.parts[name] = raw

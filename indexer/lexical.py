@@ -14,7 +14,7 @@ FTS_COLUMNS = ("path", "symbol", "body")
 FTS_WEIGHTS = (2.0, 4.0, 1.0)
 # We pre-tokenise ourselves and emit space-separated lower-case tokens; "_" stays inside a token so that
 # a whole snake_case identifier survives FTS5's own tokenizer.
-FTS_TOKENIZE = "unicode61 remove_diacritics 2 tokenchars '_'"
+FTS_TOKENIZE = "porter unicode61 remove_diacritics 2 tokenchars '_'"
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from pathlib import PurePosixPath
+from functools import lru_cache
 
 from indexer.lexical import split_identifier
 from indexer.query import STOPWORDS, SYMBOL, QueryPlan
@@ -25,13 +25,15 @@ from indexer.types import Hit
 
 EXACT_DEFINITION_BOOST = 2.0  # chunk symbol == queried symbol
 QUALIFIED_DEFINITION_BOOST = 2.5  # ... and its parent matches the qualifier too (HttpClient.send)
-NAME_OVERLAP_BOOST = 0.8  # prose query: up to 1 + this when every part of the symbol name is a query word
+NAME_OVERLAP_BOOST = 0.4  # prose query: up to 1 + this when every part of the symbol name is a query word
 PATH_WORD_BOOST = 0.1  # per query word found in the path
 PATH_BOOST_CAP = 0.3
-SAME_FILE_DECAY = 0.75  # the n-th further chunk of the same file is multiplied by this ** n
+SAME_FILE_FREE = 3  # chunks of one file in the list before the same-file penalty starts
+SAME_FILE_DECAY = 0.8  # ... and then the n-th further chunk of that file is multiplied by this ** n
 FILE_SUPPORT_WEIGHT = 0.2  # files-only: weight of a file's further matching chunks
 FILE_SUPPORT_CHUNKS = 3  # ... and how many of them count
 
+STUB_MAX_LINES = 12  # a declaration without a body is short; longer chunks are not even inspected
 # Category -> multiplier for paths/chunks of that category when the query does not ask for it.
 DEMOTIONS = {
     "tests": 0.5,
@@ -60,19 +62,19 @@ _SIGNATURE_END = re.compile(r"\)\s*(?:->.*?)?:\s*(.*)$")
 _OVERLOAD = re.compile(r"^\s*@(typing\.)?overload\b", re.MULTILINE)
 
 
-def path_categories(path: str) -> set[str]:
+@lru_cache(maxsize=16384)
+def path_categories(path: str) -> frozenset[str]:
     """The demotable categories a path falls in, from its directory names and file name."""
-    parts = PurePosixPath(path).parts
-    lowered = [p.lower() for p in parts[:-1]]
-    found = {cat for cat, names in _DIR_CATEGORIES.items() if any(p in names for p in lowered)}
-    name = parts[-1] if parts else ""
+    *dirs, name = path.split("/")
+    lowered = {d.lower() for d in dirs}
+    found = {cat for cat, names in _DIR_CATEGORIES.items() if lowered & names}
     found |= {cat for cat, pattern in _FILE_CATEGORIES.items() if pattern.match(name)}
-    return found
+    return frozenset(found)
 
 
 def is_declaration_stub(hit: Hit) -> bool:
     """A function/method chunk that declares without implementing (overloads, abstract `...` bodies)."""
-    if hit.kind not in ("function", "method"):
+    if hit.kind not in ("function", "method") or hit.end_line - hit.start_line > STUB_MAX_LINES:
         return False
     if _OVERLOAD.search(hit.text):
         return True
@@ -127,11 +129,19 @@ def definition_boost(hit: Hit, plan: QueryPlan) -> float:
     parts = [p for p in _name_parts(name) if p not in STOPWORDS]
     if not parts:
         return 1.0
-    vocabulary = plan.words | set(plan.expansions)
-    covered = sum(1 for p in parts if p in vocabulary or _stem(p) in {_stem(w) for w in vocabulary})
+    vocabulary, stems = _query_vocabulary(plan)
+    covered = sum(1 for p in parts if p in vocabulary or _stem(p) in stems)
     return 1.0 + NAME_OVERLAP_BOOST * covered / len(parts)
 
 
+@lru_cache(maxsize=256)
+def _query_vocabulary(plan: QueryPlan) -> tuple[frozenset[str], frozenset[str]]:
+    """The query's words with their expansions, and the stems of those."""
+    vocabulary = plan.words | frozenset(plan.expansions)
+    return vocabulary, frozenset(_stem(w) for w in vocabulary)
+
+
+@lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
     """A crude suffix strip so that "lines"/"line" and "parsing"/"parse" meet; good enough for overlap."""
     for suffix in ("ing", "ed", "es", "s"):
@@ -142,19 +152,25 @@ def _stem(word: str) -> str:
 
 def path_boost(hit: Hit, plan: QueryPlan) -> float:
     """1 + PATH_WORD_BOOST per query term found among the path's directory and file-name parts."""
-    path_words: set[str] = set()
-    for part in PurePosixPath(hit.path).parts:
-        stem = part.rsplit(".", 1)[0] if "." in part.lstrip(".") else part
-        path_words.add(stem.lower())
-        path_words.update(_name_parts(stem))
-    stems = {_stem(w) for w in path_words}
+    path_words, stems = _path_words(hit.path)
     matched = sum(1 for t in plan.terms if t not in STOPWORDS and (t in path_words or _stem(t) in stems))
     return 1.0 + min(PATH_BOOST_CAP, PATH_WORD_BOOST * matched)
 
 
+@lru_cache(maxsize=16384)
+def _path_words(path: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The words of a path's directory and file names (extension dropped), and their stems."""
+    words: set[str] = set()
+    for part in path.split("/"):
+        stem = part.rsplit(".", 1)[0] if "." in part.lstrip(".") else part
+        words.add(stem.lower())
+        words.update(_name_parts(stem))
+    return frozenset(words), frozenset(_stem(w) for w in words)
+
+
 def demotions(hit: Hit, plan: QueryPlan) -> dict[str, float]:
     """Multipliers for each demotable category the hit falls in and the query does not ask for."""
-    categories = path_categories(hit.path)
+    categories = set(path_categories(hit.path))
     if "stubs" not in categories and is_declaration_stub(hit):
         categories.add("stubs")
     return {f"demote_{c}": DEMOTIONS[c] for c in sorted(categories) if c not in plan.asks_for}
@@ -173,19 +189,23 @@ def adjust(hits: list[Hit], plan: QueryPlan) -> list[Hit]:
 
 
 def diversify(hits: list[Hit], k: int) -> list[Hit]:
-    """Greedy re-ranking: each further chunk of a file already chosen counts SAME_FILE_DECAY ** n less."""
+    """Greedy re-ranking: past SAME_FILE_FREE chunks of one file, each further one counts
+    SAME_FILE_DECAY times less than the one before, so a single file cannot fill the top k."""
     chosen: list[Hit] = []
     per_file: dict[str, int] = {}
     pool = list(hits)
+
+    def penalty(hit: Hit) -> float:
+        return SAME_FILE_DECAY ** max(0, per_file.get(hit.path, 0) - SAME_FILE_FREE + 1)
+
     while pool and len(chosen) < k:
-        best_i = max(range(len(pool)), key=lambda i: (pool[i].score * SAME_FILE_DECAY ** per_file.get(pool[i].path, 0), -i))
+        best_i = max(range(len(pool)), key=lambda i: (pool[i].score * penalty(pool[i]), -i))
         hit = pool.pop(best_i)
-        seen = per_file.get(hit.path, 0)
-        if seen:
-            penalty = SAME_FILE_DECAY ** seen
-            hit.explain["same_file_penalty"] = round(penalty, 4)
-            hit.score *= penalty
-        per_file[hit.path] = seen + 1
+        factor = penalty(hit)
+        if factor != 1.0:
+            hit.explain["same_file_penalty"] = round(factor, 4)
+            hit.score *= factor
+        per_file[hit.path] = per_file.get(hit.path, 0) + 1
         chosen.append(hit)
     return chosen
 

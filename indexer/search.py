@@ -28,6 +28,7 @@ from indexer.ranking import adjust, aggregate_files, diversify
 from indexer.types import Hit
 
 MODES = ("hybrid", "semantic", "lexical")
+EXPANDED_WEIGHT = 0.5  # weight of the abbreviation-expanded lexical list relative to the plain one
 _KIND_ALIASES = {"function": ("function", "method"), "method": ("method",)}
 
 
@@ -40,7 +41,7 @@ class SearchOptions:
     kinds: tuple[str, ...] = ()  # keep only these chunk kinds ("function" includes methods)
     files_only: bool = False  # one hit per file, chunk scores aggregated
     root: str | None = None  # repository root for the stale check; default: the index's meta "root"
-    fusion: str = "rrf"  # "rrf" | "scores" (indexer.fusion)
+    fusion: str = "scores"  # "scores" | "rrf" (indexer.fusion); scores measured better (BENCHMARKS.md)
     candidates: int = 200  # candidates taken from each retriever before fusion and ranking
     ranking: bool = True  # apply the ranking layer (off: fused order only, for the benchmark's floor)
 
@@ -74,11 +75,16 @@ def search(index, query: str, encoder, options: SearchOptions = SearchOptions())
         pool *= 2  # files need their supporting chunks, not just the best ones
     lists: dict[str, list[tuple[int, float]]] = {}
     if mode in ("hybrid", "lexical"):
-        lists["lexical"] = lexical_candidates(index.conn, plan, pool, options)
+        lists["lexical"] = lexical_candidates(index.conn, plan.terms, pool, options)
+        if plan.expansions:
+            # Abbreviations ("configuration" -> config) as their own, weaker list: mixed into the main
+            # query they add as much noise as they find.
+            lists["expanded"] = lexical_candidates(index.conn, plan.terms + plan.expansions, pool, options)
     if mode in ("hybrid", "semantic"):
         lists["semantic"] = semantic_candidates(index, encoder, query, pool, filtered)
-    weights = {"lexical": plan.lexical_weight, "semantic": plan.semantic_weight}
-    fused = fuse(lists, weights, method=options.fusion)
+    weights = {"lexical": plan.lexical_weight, "expanded": EXPANDED_WEIGHT * plan.lexical_weight,
+               "semantic": plan.semantic_weight}
+    fused = fuse(lists, weights, method=options.fusion, min_max=("semantic",))
 
     hits = _load_hits(index.conn, [f.chunk_id for f in fused], options)
     by_id = {h.chunk_id: h for h in hits}
@@ -111,9 +117,9 @@ def match_expression(terms: Sequence[str]) -> str | None:
     return " OR ".join(quoted) if quoted else None
 
 
-def lexical_candidates(conn, plan: QueryPlan, limit: int, options: SearchOptions) -> list[tuple[int, float]]:
+def lexical_candidates(conn, terms: Sequence[str], limit: int, options: SearchOptions) -> list[tuple[int, float]]:
     """(chunk id, BM25 score with higher = better), best first, SQL-side language/kind filters applied."""
-    expression = match_expression(plan.terms + plan.expansions)
+    expression = match_expression(terms)
     if expression is None:
         return []
     where, params = _sql_filters(options)

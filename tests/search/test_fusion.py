@@ -26,6 +26,14 @@ def test_score_fusion_keeps_the_margin_that_ranks_lose():
     assert by_scores[0].score == pytest.approx(0.99 + 1.0)
 
 
+def test_score_fusion_min_max_scales_lists_without_a_natural_zero():
+    lists = {"semantic": [(1, 0.80), (2, 0.70), (3, 0.60)]}
+    scaled = {f.chunk_id: f.score for f in fuse(lists, {}, method="scores", min_max=("semantic",))}
+    divided = {f.chunk_id: f.score for f in fuse(lists, {}, method="scores")}
+    assert scaled == pytest.approx({1: 1.0, 2: 0.5, 3: 0.0})
+    assert divided == pytest.approx({1: 1.0, 2: 0.875, 3: 0.75})
+
+
 def test_empty_lists_and_unknown_method():
     assert fuse({"lexical": []}, {}) == []
     with pytest.raises(ValueError, match="unknown fusion method"):

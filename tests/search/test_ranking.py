@@ -2,7 +2,7 @@
 import pytest
 
 from indexer.query import plan_query
-from indexer.ranking import (EXACT_DEFINITION_BOOST, QUALIFIED_DEFINITION_BOOST, SAME_FILE_DECAY, adjust,
+from indexer.ranking import (EXACT_DEFINITION_BOOST, QUALIFIED_DEFINITION_BOOST, SAME_FILE_DECAY, SAME_FILE_FREE, adjust,
                              aggregate_files, definition_boost, demotions, diversify, is_declaration_stub,
                              path_boost, path_categories)
 from indexer.types import Hit
@@ -82,13 +82,19 @@ def test_adjust_puts_the_definition_above_a_test_that_mentions_it_more():
 
 
 def test_diversify_lets_another_file_into_the_top_k():
-    same = [hit(path="a.py", score=1.0 - i * 0.01) for i in range(5)]
-    other = hit(path="b.py", score=0.8)
-    top = diversify(same + [other], 3)
-    assert top == [same[0], other, same[1]]
-    assert top[2].explain["same_file_penalty"] == SAME_FILE_DECAY
-    assert "same_file_penalty" not in top[0].explain
-    assert len(diversify(same, 3)) == 3  # one file alone still fills k
+    same = [hit(path="a.py", score=1.0 - i * 0.01) for i in range(SAME_FILE_FREE + 3)]
+    other = hit(path="b.py", score=0.9)
+    top = diversify(same + [other], SAME_FILE_FREE + 1)
+    assert top == same[:SAME_FILE_FREE] + [other]
+    assert not any("same_file_penalty" in h.explain for h in top)
+
+
+def test_diversify_penalises_only_chunks_past_the_free_ones():
+    same = [hit(path="a.py", score=1.0 - i * 0.01) for i in range(SAME_FILE_FREE + 2)]
+    top = diversify(list(same), len(same))
+    assert top == same  # one file alone still fills k
+    assert top[SAME_FILE_FREE].explain["same_file_penalty"] == SAME_FILE_DECAY
+    assert top[SAME_FILE_FREE + 1].explain["same_file_penalty"] == pytest.approx(SAME_FILE_DECAY ** 2, abs=1e-4)
 
 
 def test_aggregate_files_gives_one_hit_per_file_and_credits_support():
