@@ -113,6 +113,9 @@ def _adopt_identity(conn, index_dir: Path, identity: Identity, full: bool) -> st
     conn.execute("BEGIN IMMEDIATE")
     if full or chunk_changes:
         store.invalidate_all_files(conn)
+    if meta.get("lexical_hash") != identity.lexical_hash:
+        store.recreate_fts(conn)  # an FTS5 table's tokenizer is fixed when the table is created
+        reason = reason or ("the lexical tokenizer changed" if meta else None)
     if identity.model_id and (full or model_changes):
         # Vectors of another model or other weights are useless: drop them and the FAISS file.
         conn.execute("DELETE FROM embeddings WHERE model_id != ? OR ?", (identity.model_id, bool(model_changes)))

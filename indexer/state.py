@@ -18,7 +18,8 @@ from pathlib import Path
 from indexer import store
 from indexer.chunking import CHUNKER_VERSION, content_hash
 from indexer.errors import IndexCorrupt
-from indexer.types import SourceFile
+from indexer.lexical import FTS_COLUMNS, FTS_TOKENIZE, fts_row
+from indexer.types import Chunk, SourceFile
 from indexer.walk import SkipFile, list_files, read_source
 
 
@@ -33,6 +34,7 @@ class Identity:
     model_id: str | None
     weights_hash: str | None
     dim: str | None
+    lexical_hash: str = ""  # the FTS5 columns, tokenizer and row values (indexer/lexical.py)
 
     @classmethod
     def of(cls, encoder, options) -> "Identity":
@@ -44,6 +46,7 @@ class Identity:
             model_id=encoder.model_id if encoder is not None else None,
             weights_hash=encoder.fingerprint if encoder is not None else None,
             dim=str(encoder.dim) if encoder is not None else None,
+            lexical_hash=lexical_hash(),
         )
 
     def as_meta(self) -> dict[str, str | None]:
@@ -55,6 +58,14 @@ class Identity:
 
     def model_changes(self, meta: dict[str, str]) -> list[str]:
         return [k for k in ("model_id", "weights_hash", "dim") if meta.get(k) != getattr(self, k)]
+
+
+def lexical_hash() -> str:
+    """Fingerprint of the lexical contract: its columns, tokenizer, and what fts_row makes of a probe."""
+    probe = Chunk("src/HttpClient.py", "method", "HttpClient.getHTTPResponse", "HttpClient", "python", 1, 1, 0, 1,
+                  "def get_http_response(self, url_v2): return café_42", "", "")
+    material = json.dumps([FTS_COLUMNS, FTS_TOKENIZE, fts_row(probe)])
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
 def options_hash(options) -> str:

@@ -60,9 +60,11 @@ MIGRATIONS: tuple[str, ...] = (
         vector BLOB NOT NULL,
         UNIQUE (model_id, content_hash)
     );
-    CREATE VIRTUAL TABLE chunks_fts USING fts5({", ".join(FTS_COLUMNS)}, tokenize="{FTS_TOKENIZE}");
+    CREATE VIRTUAL TABLE chunks_fts USING fts5(path, symbol, body, tokenize="unicode61");
     """,
 )
+# chunks_fts is recreated (recreate_fts) with the columns and tokenizer of indexer/lexical.py whenever
+# they change, which the meta table's lexical_hash records; migration 1 creates a placeholder.
 FORMAT_VERSION = len(MIGRATIONS)
 REQUIRED_TABLES = ("meta", "files", "chunks", "embeddings", "chunks_fts")
 
@@ -202,6 +204,20 @@ def delete_files(conn: sqlite3.Connection, paths: Iterable[str]) -> None:
         conn.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE file_id = ?)", row)
         conn.execute("DELETE FROM chunks WHERE file_id = ?", row)
         conn.execute("DELETE FROM files WHERE id = ?", row)
+
+
+def recreate_fts(conn: sqlite3.Connection) -> None:
+    """Rebuild chunks_fts from the chunks with today's lexical columns, tokenizer and row values
+    (inside the caller's transaction)."""
+    conn.execute("DROP TABLE IF EXISTS chunks_fts")
+    conn.execute(f"CREATE VIRTUAL TABLE chunks_fts USING fts5({', '.join(FTS_COLUMNS)}, tokenize=\"{FTS_TOKENIZE}\")")
+    rows = conn.execute(
+        "SELECT id, path, kind, symbol, parent, language, start_line, end_line, start_byte, end_byte, text"
+        " FROM chunks"
+    )
+    insert = f"INSERT INTO chunks_fts(rowid, {', '.join(FTS_COLUMNS)}) VALUES (?{', ?' * len(FTS_COLUMNS)})"
+    chunks = ((row[0], Chunk(*row[1:], embed_text="", content_hash="")) for row in rows.fetchall())
+    conn.executemany(insert, ((chunk_id, *fts_row(chunk)) for chunk_id, chunk in chunks))
 
 
 def invalidate_all_files(conn: sqlite3.Connection) -> None:

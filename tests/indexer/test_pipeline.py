@@ -109,8 +109,9 @@ def test_same_size_rewrite_within_the_clock_granularity_is_noticed(plain_repo):
     """Regression: a same-size edit right after indexing kept its old mtime_ns on a coarse clock."""
     encoder = FakeEncoder()
     target = plain_repo / "src" / "hashmap.c"
-    just_now = time.time_ns()
-    os.utime(target, ns=(just_now, just_now))  # written just before the index run started
+    # Stamped as if written during the index run (a coarse clock makes "just before" look the same).
+    just_now = time.time_ns() + 2_000_000_000
+    os.utime(target, ns=(just_now, just_now))
     build(plain_repo, encoder)
     target.write_bytes(target.read_bytes().replace(b"5381", b"5387"))
     os.utime(target, ns=(just_now, just_now))  # same size, same mtime: the stat pass cannot tell
@@ -277,3 +278,98 @@ def test_ivf_index_for_large_repositories(plain_repo):
     index = open_index(plain_repo / ".codesearch")
     assert faiss.try_extract_index_ivf(index.vectors) is not None
     vectors_by_hash(plain_repo / ".codesearch")
+
+
+def test_a_new_lexical_tokenizer_rebuilds_the_fts_table_without_reembedding(plain_repo):
+    encoder = FakeEncoder()
+    first = build(plain_repo, encoder)
+    conn = sqlite3.connect(plain_repo / ".codesearch" / "index.sqlite")
+    conn.execute("DROP TABLE chunks_fts")  # as an index written by an older lexical contract
+    conn.execute("CREATE VIRTUAL TABLE chunks_fts USING fts5(path, symbol, body, tokenize='ascii')")
+    conn.execute("UPDATE meta SET value = 'older' WHERE key = 'lexical_hash'")
+    conn.commit()
+    conn.close()
+    calls = encoder.calls
+    summary = build(plain_repo, encoder)
+    assert summary.rebuilt_reason == "the lexical tokenizer changed"
+    assert encoder.calls == calls and summary.files_changed == 0
+    index = open_index(plain_repo / ".codesearch")
+    sql = index.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()[0]
+    assert "ascii" not in sql
+    assert index.conn.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0] == first.chunks_total
+    assert consistency_problems(plain_repo / ".codesearch") == []
+
+
+def test_small_updates_write_a_delta_and_large_ones_fold_it_into_the_base(plain_repo, tmp_path, monkeypatch):
+    from indexer import vectors
+
+    encoder = FakeEncoder()
+    build(plain_repo, encoder)
+    base = plain_repo / ".codesearch" / "vectors.faiss"
+    delta = plain_repo / ".codesearch" / "vectors.delta.npz"
+    before = base.stat()
+    (plain_repo / "src" / "queue.go").write_text("package queue\n\nfunc Drain() {}\n")
+    build(plain_repo, encoder)
+    assert (base.stat().st_mtime_ns, base.stat().st_ino) == (before.st_mtime_ns, before.st_ino)
+    assert vectors.read_delta(base, encoder.dim).add_ids.size > 0
+    fresh = tmp_path / "fresh"
+    index_repository(plain_repo, fresh, FakeEncoder(), OPTIONS)
+    assert vectors_by_hash(plain_repo / ".codesearch") == vectors_by_hash(fresh)
+
+    monkeypatch.setattr(vectors, "COMPACT_MINIMUM", 0)
+    monkeypatch.setattr(vectors, "COMPACT_FRACTION", 0.0)
+    (plain_repo / "src" / "hashmap.c").unlink()
+    build(plain_repo, encoder)
+    assert base.stat().st_ino != before.st_ino and delta.is_file()
+    assert vectors.read_delta(base, encoder.dim).add_ids.size == 0
+    fresh2 = tmp_path / "fresh2"
+    index_repository(plain_repo, fresh2, FakeEncoder(), OPTIONS)
+    assert vectors_by_hash(plain_repo / ".codesearch") == vectors_by_hash(fresh2)
+
+
+def test_a_delta_of_another_base_is_ignored_and_repaired(plain_repo, tmp_path):
+    import shutil
+
+    encoder = FakeEncoder()
+    build(plain_repo, encoder)
+    base = plain_repo / ".codesearch" / "vectors.faiss"
+    old_base = tmp_path / "old.faiss"
+    shutil.copy2(base, old_base)
+    (plain_repo / "src" / "extra.py").write_text("def extra_helper():\n    return 42\n")
+    build(plain_repo, encoder)
+    expected = vectors_by_hash(plain_repo / ".codesearch")
+    shutil.copy(old_base, base)  # a base from before the delta: the delta no longer belongs to it
+    assert vectors_by_hash(plain_repo / ".codesearch") == expected  # readers rebuild in memory
+    calls = encoder.calls
+    build(plain_repo, encoder)
+    assert encoder.calls == calls
+    assert vectors_by_hash(plain_repo / ".codesearch") == expected
+
+
+class RecordingProgress:
+    def __init__(self):
+        self.events = []
+
+    def stage(self, name, total):
+        self.events.append(("stage", name, total))
+
+    def advance(self, n=1, tokens=0):
+        self.events.append(("advance", n, tokens))
+
+    def warn(self, path, reason):
+        self.events.append(("warn", path, reason))
+
+
+def test_progress_reports_stages_advances_and_warnings(plain_repo):
+    progress = RecordingProgress()
+    summary = build(plain_repo, FakeEncoder(), progress=progress)
+    stages = [(e[1], e[2]) for e in progress.events if e[0] == "stage"]
+    assert [name for name, _ in stages] == ["scan", "chunk", "embed"]
+    embed_at = progress.events.index(("stage", "embed", summary.chunks_embedded))
+    chunk_at = progress.events.index(next(e for e in progress.events if e[:2] == ("stage", "chunk")))
+    chunk_advances = [e for e in progress.events[chunk_at:embed_at] if e[0] == "advance"]
+    assert sum(e[1] for e in chunk_advances) == stages[1][1]
+    embed_advances = [e for e in progress.events[embed_at:] if e[0] == "advance"]
+    assert sum(e[1] for e in embed_advances) == summary.chunks_embedded
+    assert sum(e[2] for e in embed_advances) == summary.tokens_embedded > 0
+    assert [(e[1], e[2]) for e in progress.events if e[0] == "warn"] == summary.warnings
