@@ -1,20 +1,23 @@
 """Attention over a packed stream of sequences (no padding between them), on the CPU or a GPU.
 
-Tokens of all sequences sit back to back in one `(total_tokens, heads, head_dim)` tensor, delimited by
-`cu_seqlens`. Global layers attend within each sequence; local layers attend to keys with
-|i - j| <= half_window within the sequence (ModernBERT: 64, i.e. 129 keys).
+Tokens of all sequences sit back to back in one stream of rows, delimited by `cu_seqlens`. Global
+layers attend within each sequence; local layers attend to keys with |i - j| <= half_window within the
+sequence (ModernBERT: 64 to either side, 129 keys). q, k and v arrive as `(rows, heads, head_dim)`
+views (rows may be strided: they are slices of the fused qkv projection).
 
-- Global: one SDPA call per run of equal-length sequences (the packer sorts by length, so equal
-  lengths are adjacent and a run is a contiguous slice of the stream).
-- Local, sequences longer than half_window + 1: blocked attention. Each sequence is cut into query
-  blocks of `half_window` tokens; a block attends to itself and its two neighbours (3 blocks of keys)
-  under a band mask, all blocks of all sequences in one batched SDPA call: O(n * window), not O(n^2).
-  Shorter sequences fit entirely inside the window, so they take the global path.
+- Global layers: one SDPA call per run of equal-length sequences (the packer sorts by length, so
+  equal lengths are adjacent and a run is one contiguous slice of the stream).
+- Local layers, when some sequence is longer than half_window + 1: blocked attention over the whole
+  stream. The stream is cut into query blocks of `half_window` rows; each block attends to itself and
+  its two neighbours (3 blocks of keys, read as an overlapping strided view: no copies) under a mask
+  that keeps keys of the same sequence within the window. One batched SDPA call for all sequences;
+  cost O(n * window), not O(n^2). For this the stream carries one block of padding rows in front and
+  pads its end to whole blocks plus one block; padding rows are never visible to real tokens.
+  When every sequence fits inside the window, local attention is global attention.
 - CUDA with flash-attn installed and half-precision tensors: flash-attn's varlen kernel, which handles
   the packed layout and the window natively. A CUDA kernel is never chosen for CPU tensors.
 
-References: ModernBERT (Warner et al., 2024); transformers' `modeling_modernbert.py`, whose local mask
-is `|i - j| < sliding_window + 1` with sliding_window = local_attention // 2.
+Reference: transformers' `modeling_modernbert.py`, whose local mask is |i - j| < local_attention // 2 + 1.
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ except ImportError:  # CPU machines and GPUs without flash-attn use torch's SDPA
 
 @dataclass(frozen=True)
 class Run:
-    """`count` sequences of `length` tokens each, stored contiguously from token `start`."""
+    """`count` sequences of `length` tokens each, stored contiguously from stream row `start`."""
 
     start: int
     count: int
@@ -39,116 +42,107 @@ class Run:
 
 
 @dataclass(frozen=True)
-class BlockPlan:
-    """How the long sequences of a batch are cut into blocks for local attention."""
-
-    slot_token: torch.Tensor  # (blocks * block,) token index per block slot; total_tokens = padding
-    token_slot: torch.Tensor  # (long_tokens,) block slot of each token of the long sequences
-    long_tokens: torch.Tensor  # (long_tokens,) token indices of the long sequences
-    mask: torch.Tensor  # (blocks, 1, block, 3 * block) bool, True where attention is allowed
-    block: int
-
-
-@dataclass(frozen=True)
 class AttentionPlan:
-    """Everything the attention kernels need about a packed batch, computed once per forward."""
+    """How a packed batch is laid out in the stream and attended, computed once per forward."""
 
     seqlens: tuple[int, ...]
-    cu_seqlens: torch.Tensor  # (batch + 1,) int32
-    max_seqlen: int
+    offset: int  # padding rows before the first real token
+    rows: int  # stream rows: padding + real tokens + padding
+    positions: torch.Tensor  # (rows,) position of each row within its sequence (0 for padding)
     runs: tuple[Run, ...]
     half_window: int
-    blocks: BlockPlan | None  # None when no sequence is longer than half_window + 1
+    local_mask: torch.Tensor | None  # (blocks, 1, block, 3 * block) additive mask; None: local == global
+    cu_seqlens: torch.Tensor | None  # (batch + 1,) int32, for flash-attn only
+
+    @property
+    def tokens(self) -> slice:
+        """The stream rows that hold real tokens."""
+        return slice(self.offset, self.offset + sum(self.seqlens))
+
+    @property
+    def flash(self) -> bool:
+        return self.cu_seqlens is not None
 
 
-def plan_attention(seqlens: list[int], half_window: int, device: torch.device) -> AttentionPlan:
-    """Precompute runs of equal lengths and the local block layout for a packed batch."""
-    starts = [0]
-    for n in seqlens:
-        starts.append(starts[-1] + n)
-    cu_seqlens = torch.tensor(starts, dtype=torch.int32, device=device)
+def use_flash(device: torch.device, dtype: torch.dtype) -> bool:
+    """flash-attn only for CUDA tensors in half precision, and only when it is installed."""
+    return flash_attn_varlen_func is not None and device.type == "cuda" and dtype in (torch.float16, torch.bfloat16)
+
+
+def plan_attention(seqlens: list[int], half_window: int, device: torch.device, dtype: torch.dtype) -> AttentionPlan:
+    """Lay out a packed batch (runs of equal lengths, padding, the local mask) for `attend`."""
+    total = sum(seqlens)
+    seq_id = torch.repeat_interleave(torch.arange(len(seqlens)), torch.tensor(seqlens))  # (total,)
+    starts = torch.tensor([0] + seqlens[:-1]).cumsum(0)
+    positions = torch.arange(total) - starts[seq_id]  # (total,)
+    flash = use_flash(device, dtype)
+    blocked = not flash and max(seqlens) > half_window + 1
+    block = half_window
+    offset = block if blocked else 0
+    rows = offset + (-(-total // block) + 1) * block if blocked else total
+
     runs: list[Run] = []
-    for i, n in enumerate(seqlens):
-        if runs and runs[-1].length == n and runs[-1].start + runs[-1].count * n == starts[i]:
+    for start, n in zip((offset + s for s in starts.tolist()), seqlens):
+        if runs and runs[-1].length == n and runs[-1].start + runs[-1].count * n == start:
             runs[-1] = Run(runs[-1].start, runs[-1].count + 1, n)
         else:
-            runs.append(Run(starts[i], 1, n))
-    long_ones = [(starts[i], n) for i, n in enumerate(seqlens) if n > half_window + 1]
-    blocks = _plan_blocks(long_ones, half_window, starts[-1], device) if long_ones else None
-    return AttentionPlan(tuple(seqlens), cu_seqlens, max(seqlens), tuple(runs), half_window, blocks)
+            runs.append(Run(start, 1, n))
 
-
-def _plan_blocks(long_ones: list[tuple[int, int]], block: int, total: int, device) -> BlockPlan:
-    slot_token, token_slot, long_tokens, seq_id, position = [], [], [], [], []
-    slots = 0
-    for index, (start, n) in enumerate(long_ones):
-        padded = -(-n // block) * block
-        tokens = torch.arange(start, start + n)
-        slot_token += [tokens, torch.full((padded - n,), total)]
-        token_slot.append(torch.arange(slots, slots + n))
-        long_tokens.append(tokens)
-        seq_id += [torch.full((n,), index), torch.full((padded - n,), -1 - index)]
-        position.append(torch.arange(padded))
-        slots += padded
-    n_blocks = slots // block
-    seq_id_t = torch.cat(seq_id).view(n_blocks, block)
-    position_t = torch.cat(position).view(n_blocks, block)
-
-    def context(x: torch.Tensor, fill: int) -> torch.Tensor:  # (blocks, block) -> (blocks, 3 * block)
-        edge = torch.full((1, block), fill)
-        padded = torch.cat([edge, x, edge])
-        return torch.cat([padded[:-2], padded[1:-1], padded[2:]], dim=1)
-
-    key_seq, key_pos = context(seq_id_t, -(10**9)), context(position_t, -(10**9))
-    # Padding slots get their own negative sequence id, so a padding query still sees itself (no
-    # all-masked row, which would give NaN) while a real query never sees padding.
-    mask = (seq_id_t[:, :, None] == key_seq[:, None, :]) & (
-        (position_t[:, :, None] - key_pos[:, None, :]).abs() <= block
-    )
-    return BlockPlan(
-        slot_token=torch.cat(slot_token).to(device),
-        token_slot=torch.cat(token_slot).to(device),
-        long_tokens=torch.cat(long_tokens).to(device),
-        mask=mask[:, None].to(device),  # (blocks, 1, block, 3 * block)
-        block=block,
+    row_positions = torch.zeros(rows, dtype=torch.long)
+    row_positions[offset:offset + total] = positions
+    local_mask = None
+    if blocked:
+        # Padding rows get sequence id -1 and their row index as position: a padding query sees at
+        # least itself (no all-masked row, which would give NaN), a real query never sees padding.
+        row_seq = torch.full((rows,), -1)
+        row_seq[offset:offset + total] = seq_id
+        row_pos = torch.arange(rows)
+        row_pos[offset:offset + total] = positions
+        query_seq = row_seq[block:rows - block].view(-1, block, 1)  # (blocks, block, 1)
+        query_pos = row_pos[block:rows - block].view(-1, block, 1)
+        key_seq = row_seq.unfold(0, 3 * block, block)[:, None, :]  # (blocks, 1, 3 * block)
+        key_pos = row_pos.unfold(0, 3 * block, block)[:, None, :]
+        allowed = (query_seq == key_seq) & ((query_pos - key_pos).abs() <= half_window)
+        local_mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill_(~allowed, float("-inf"))
+        local_mask = local_mask[:, None].to(device)  # (blocks, 1, block, 3 * block)
+    cu_seqlens = None
+    if flash:
+        cu_seqlens = torch.tensor([0] + seqlens, dtype=torch.int32).cumsum(0, dtype=torch.int32).to(device)
+    return AttentionPlan(
+        tuple(seqlens), offset, rows, row_positions.to(device), tuple(runs), half_window, local_mask, cu_seqlens
     )
 
 
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, plan: AttentionPlan, local: bool) -> torch.Tensor:
-    """Attention of packed `(total_tokens, heads, head_dim)` q, k, v; returns the same shape."""
-    if flash_attn_varlen_func is not None and q.is_cuda and q.dtype in (torch.float16, torch.bfloat16):
+    """Attention of `(rows, heads, head_dim)` q, k, v (any row stride); returns `(rows, heads * head_dim)`.
+
+    Padding rows of the result are zero, so they stay finite through the following layers.
+    """
+    rows, heads, dim = q.shape
+    if plan.flash:
         window = (plan.half_window, plan.half_window) if local else (-1, -1)
-        return flash_attn_varlen_func(
-            q, k, v, plan.cu_seqlens, plan.cu_seqlens, plan.max_seqlen, plan.max_seqlen, window_size=window
+        out = flash_attn_varlen_func(
+            q, k, v, plan.cu_seqlens, plan.cu_seqlens, max(plan.seqlens), max(plan.seqlens), window_size=window
         )
-    out = torch.empty_like(q)
+        return out.reshape(rows, heads * dim)
+    out = q.new_empty(rows, heads, dim)
+    if local and plan.local_mask is not None:
+        block = plan.half_window
+        blocks = plan.local_mask.shape[0]
+        qb = q[block:rows - block].view(blocks, block, heads, dim).transpose(1, 2)  # (blocks, heads, block, dim)
+        kb, vb = (  # overlapping windows of 3 blocks: (blocks, heads, 3 * block, dim), no copy
+            x.as_strided((blocks, heads, 3 * block, dim), (block * x.stride(0), x.stride(1), x.stride(0), 1), x.storage_offset())
+            for x in (k, v)
+        )
+        ob = F.scaled_dot_product_attention(qb, kb, vb, attn_mask=plan.local_mask)  # (blocks, heads, block, dim)
+        out[block:rows - block] = ob.transpose(1, 2).reshape(-1, heads, dim)
+        out[:block] = out[rows - block:] = 0
+        return out.view(rows, heads * dim)
     for run in plan.runs:
-        if local and run.length > plan.half_window + 1:
-            continue  # handled by the blocked kernel below
         end = run.start + run.count * run.length
-        shape = (run.count, run.length) + q.shape[1:]
-        qs, ks, vs = (x[run.start:end].view(shape).transpose(1, 2) for x in (q, k, v))  # (n, heads, len, dim)
-        out[run.start:end] = F.scaled_dot_product_attention(qs, ks, vs).transpose(1, 2).reshape(-1, *q.shape[1:])
-    if local and plan.blocks is not None:
-        out[plan.blocks.long_tokens] = _blocked_local(q, k, v, plan.blocks)
-    return out
-
-
-def _blocked_local(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, blocks: BlockPlan) -> torch.Tensor:
-    """Banded attention of the long sequences; returns `(long_tokens, heads, head_dim)`."""
-    heads, dim, b = q.shape[1], q.shape[2], blocks.block
-    zero = q.new_zeros(1, heads, dim)
-
-    def to_blocks(x: torch.Tensor) -> torch.Tensor:  # (tokens, h, d) -> (blocks, block, h, d)
-        return torch.cat([x, zero])[blocks.slot_token].view(-1, b, heads, dim)
-
-    def with_neighbours(x: torch.Tensor) -> torch.Tensor:  # (blocks, block, h, d) -> (blocks, 3 * block, h, d)
-        edge = x.new_zeros(1, b, heads, dim)
-        padded = torch.cat([edge, x, edge])
-        return torch.cat([padded[:-2], padded[1:-1], padded[2:]], dim=1)
-
-    qb = to_blocks(q).transpose(1, 2)  # (blocks, heads, block, dim)
-    kb = with_neighbours(to_blocks(k)).transpose(1, 2)  # (blocks, heads, 3 * block, dim)
-    vb = with_neighbours(to_blocks(v)).transpose(1, 2)
-    ob = F.scaled_dot_product_attention(qb, kb, vb, attn_mask=blocks.mask)  # (blocks, heads, block, dim)
-    return ob.transpose(1, 2).reshape(-1, heads, dim)[blocks.token_slot]  # (long_tokens, heads, dim)
+        qs, ks, vs = (x[run.start:end].view(run.count, run.length, heads, dim).transpose(1, 2) for x in (q, k, v))
+        o = F.scaled_dot_product_attention(qs, ks, vs)  # (count, heads, length, dim)
+        out[run.start:end] = o.transpose(1, 2).reshape(-1, heads, dim)
+    if plan.offset:
+        out[: plan.offset] = out[plan.tokens.stop:] = 0
+    return out.view(rows, heads * dim)

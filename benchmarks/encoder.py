@@ -1,0 +1,122 @@
+"""Encoder throughput: our packed ModernBERT against transformers' ModernBertModel, side by side.
+
+Base-size config (22 layers, hidden 768, 12 heads, intermediate 1152, vocab 50368) with random weights
+shared by both models. Cases: 32x128, 8x512, a mixed batch of 32 sequences with lengths uniform in
+16-1024, and 1x8192. For each precision it prints real (unpadded) tokens per second of both, the ratio,
+and the cosine of our CLS-pooled embeddings against the float32 reference.
+
+    python benchmarks/encoder.py                          # everything (long: the reference is slow)
+    python benchmarks/encoder.py --cases mixed 1x8192 --precisions bfloat16 --repeats 1
+    python benchmarks/encoder.py --no-reference           # ours only
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from model.config import ModernBertConfig  # noqa: E402
+from model.encoder import pool, set_precision  # noqa: E402
+from model.modernbert import ModernBertModel  # noqa: E402
+from model.packing import pack_sequences  # noqa: E402
+
+BASE = dict(vocab_size=50368, hidden_size=768, intermediate_size=1152, num_hidden_layers=22, num_attention_heads=12)
+CLS, SEP, PAD = 50281, 50282, 50283
+
+
+def case_lengths(name: str, rng: torch.Generator) -> list[int]:
+    if name == "mixed":
+        return torch.randint(16, 1025, (32,), generator=rng).tolist()
+    count, length = (int(x) for x in name.split("x"))
+    return [length] * count
+
+
+def random_sequences(lengths: list[int], rng: torch.Generator) -> list[list[int]]:
+    return [[CLS] + torch.randint(0, 50280, (n - 2,), generator=rng).tolist() + [SEP] for n in lengths]
+
+
+@torch.inference_mode()
+def run_ours(model: ModernBertModel, sequences: list[list[int]], token_budget: int) -> torch.Tensor:
+    """CLS embeddings in input order, batched the way the Encoder batches them."""
+    out = torch.empty(len(sequences), model.config.hidden_size)
+    for batch in pack_sequences([len(s) for s in sequences], token_budget):
+        seqlens = [len(sequences[i]) for i in batch]
+        ids = torch.tensor([t for i in batch for t in sequences[i]])
+        out[batch] = pool(model(ids, seqlens), seqlens, "cls")
+    return out
+
+
+@torch.inference_mode()
+def run_reference(model, sequences: list[list[int]]) -> torch.Tensor:
+    longest = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), longest), PAD)
+    mask = torch.zeros((len(sequences), longest), dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        ids[row, : len(seq)] = torch.tensor(seq)
+        mask[row, : len(seq)] = 1
+    return model(input_ids=ids, attention_mask=mask).last_hidden_state[:, 0].float()
+
+
+def timed(fn, repeats: int):
+    fn()  # warm-up
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", nargs="+", default=["32x128", "8x512", "mixed", "1x8192"])
+    parser.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"])
+    parser.add_argument("--repeats", type=int, default=2, help="timed runs per measurement (best is kept)")
+    parser.add_argument("--no-reference", action="store_true", help="time only our model")
+    parser.add_argument("--token-budget", type=int, default=16384)
+    args = parser.parse_args()
+
+    torch.manual_seed(0)
+    from transformers import ModernBertConfig as HFConfig
+    from transformers import ModernBertModel as HFModel
+
+    hf_config = HFConfig(**BASE, pad_token_id=PAD)
+    hf_config._attn_implementation = "sdpa"
+    reference = HFModel(hf_config).eval()
+    state = reference.state_dict()
+
+    def ours_in(precision: str) -> ModernBertModel:
+        model = ModernBertModel(ModernBertConfig.from_dict({**BASE, "pad_token_id": PAD}))
+        model.load_checkpoint_state(state)
+        return set_precision(model.eval(), precision)
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load {os.getloadavg()[0]:.1f}")
+    print(f"{'case':>8} {'precision':>9} {'tokens':>6} {'ours tok/s':>10} {'ref tok/s':>9} {'ratio':>6} {'cosine':>8}")
+    rng = torch.Generator().manual_seed(0)
+    cases = {name: random_sequences(case_lengths(name, rng), rng) for name in args.cases}
+    models = {p: ours_in(p) for p in args.precisions}
+    for name, sequences in cases.items():
+        tokens = sum(len(s) for s in sequences)
+        truth = run_reference(reference, sequences)  # float32 reference embeddings for the cosine
+        for precision in args.precisions:
+            seconds, pooled = timed(lambda: run_ours(models[precision], sequences, args.token_budget), args.repeats)
+            cosine = torch.nn.functional.cosine_similarity(pooled, truth).min().item()
+            ref_rate, ratio = "-", "-"
+            if not args.no_reference:
+                ref_model = reference if precision == "float32" else reference.to(torch.bfloat16)
+                ref_seconds, _ = timed(lambda: run_reference(ref_model, sequences), max(1, args.repeats - 1))
+                reference.float()
+                ref_rate, ratio = f"{tokens / ref_seconds:.0f}", f"{ref_seconds / seconds:.1f}x"
+            print(f"{name:>8} {precision:>9} {tokens:>6} {tokens / seconds:>10.0f} {ref_rate:>9} {ratio:>6} {cosine:>8.6f}")
+            sys.stdout.flush()
+    print(f"load {os.getloadavg()[0]:.1f} at the end; cosine = min over the case's sequences vs float32 reference")
+
+
+if __name__ == "__main__":
+    main()
