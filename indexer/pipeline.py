@@ -22,13 +22,14 @@ from indexer.walk import SkipFile, git_changed_paths, list_files, read_source
 class IndexOptions:
     max_file_bytes: int = 1_000_000  # larger files are skipped ("too_large")
     max_line_length: int = 1_000  # a longer line marks a minified or generated file ("minified")
-    vector_index: str = "auto"  # "flat" (exact), "ivf" (approximate), "auto": ivf from 200k vectors
+    # "flat" (exact), "ivf" (approximate), "auto": ivf from 200k vectors. A change rebuilds FAISS only.
+    vector_index: str = "auto"
     files_per_commit: int = 200  # chunked files per SQLite transaction
     embed_batch_size: int = 32  # texts per encoder call (and per committed batch of embeddings)
     embed_batch_tokens: int = 65_536  # cap on the tokens of one encoder call
 
-    # The fields that change what gets indexed; their hash is stored in the index's meta table.
-    CONTENT_FIELDS = ("max_file_bytes", "max_line_length", "vector_index")
+    # The fields that change which files and chunks get indexed; their hash is stored in the meta table.
+    CONTENT_FIELDS = ("max_file_bytes", "max_line_length")
 
 
 class Progress(Protocol):
@@ -76,18 +77,19 @@ def index_repository(root, index_dir, encoder, options: IndexOptions, *, since=N
     with WriteLock(index_dir, store.LOCK_NAME):
         conn = store.open_for_write(index_dir)
         try:
-            identity = Identity.of(encoder, options)
-            summary.rebuilt_reason = _adopt_identity(conn, index_dir, identity, full)
+            only = git_changed_paths(root, since) if since else None  # before any write: REV may be bad
+            summary.rebuilt_reason = _adopt_identity(conn, index_dir, Identity.of(encoder, options), full)
+            stored = store.stored_files(conn)
+            if summary.rebuilt_reason or any(f.content_hash is None for f in stored.values()):
+                only = None  # files invalidated by this or an interrupted run need the full pass
             progress.stage("scan", None)
             scan_started_ns = time.time_ns()
-            only = git_changed_paths(root, since) if since else None
             listing = list_files(root, max_file_bytes=options.max_file_bytes, index_dir=index_dir, only_paths=only)
             progress.advance(len(listing.files))
             summary.skipped.update(listing.skipped)
             for path, reason in listing.warnings:
                 _warn(summary, progress, path, reason)
             previous_scan = store.read_meta(conn).get("scan_started_ns")
-            stored = store.stored_files(conn)
             diff = diff_files(listing.files, stored, only, racy_after(previous_scan))
             first_new_chunk = conn.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0]
             _chunk_and_store(conn, diff, stored, encoder, options, summary, progress)

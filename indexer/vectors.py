@@ -170,27 +170,27 @@ def load_effective(path: Path, dim: int) -> faiss.Index | None:
 def sync_vectors(conn: sqlite3.Connection, path: Path, model_id: str, dim: int, kind: str) -> dict[str, int]:
     """Make the FAISS files hold exactly the embedded chunks of SQLite; returns what it changed.
 
-    A stamp in the meta table (SQLite's chunk and embedding counters plus both files' stats, recorded
-    after the last sync) lets a run that changed nothing skip reading the files at all.
+    A stamp in the meta table (the kind asked for, SQLite's chunk and embedding counters and both
+    files' stats, recorded after the last sync) lets a run that changed nothing skip reading the files at all.
     """
-    stamp = _sync_stamp(conn, path, model_id)
+    stamp = _sync_stamp(conn, path, model_id, kind)
     if stamp is not None and stamp == read_meta(conn).get("vectors_stamp"):
         return {"rebuilt": 0, "added": 0, "removed": 0}
     changes = _sync(conn, path, model_id, dim, kind)
     conn.execute("BEGIN IMMEDIATE")
-    write_meta(conn, {"vectors_stamp": _sync_stamp(conn, path, model_id)})
+    write_meta(conn, {"vectors_stamp": _sync_stamp(conn, path, model_id, kind)})
     conn.execute("COMMIT")
     return changes
 
 
-def _sync_stamp(conn: sqlite3.Connection, path: Path, model_id: str) -> str | None:
+def _sync_stamp(conn: sqlite3.Connection, path: Path, model_id: str, kind: str) -> str | None:
     files = (_file_stamp(path), _file_stamp(_delta_path(path)))
     if None in files:
         return None
     # Chunk ids are never reused, so (max id, count) changes with every insert or delete.
     max_id, count = conn.execute("SELECT COALESCE(MAX(id), 0), COUNT(*) FROM chunks").fetchone()
     embedded = conn.execute("SELECT COUNT(*) FROM embeddings WHERE model_id = ?", (model_id,)).fetchone()[0]
-    return f"{max_id}:{count}:{embedded}:{files[0]}:{files[1]}"
+    return f"{kind}:{max_id}:{count}:{embedded}:{files[0]}:{files[1]}"
 
 
 def _sync(conn: sqlite3.Connection, path: Path, model_id: str, dim: int, kind: str) -> dict[str, int]:
@@ -257,4 +257,4 @@ def load_vectors(conn: sqlite3.Connection, path: Path, meta: dict[str, str]) -> 
     if index is not None and index.ntotal == len(expected):
         return index
     ids, vectors = embedded_chunks(conn, model_id, int(dim))
-    return build_index(int(dim), resolve_kind(meta.get("vector_index", "auto"), len(ids)), ids, vectors)
+    return build_index(int(dim), "flat", ids, vectors)  # exact, and no training for a temporary index

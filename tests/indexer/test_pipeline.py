@@ -373,3 +373,29 @@ def test_progress_reports_stages_advances_and_warnings(plain_repo):
     assert sum(e[1] for e in embed_advances) == summary.chunks_embedded
     assert sum(e[2] for e in embed_advances) == summary.tokens_embedded > 0
     assert [(e[1], e[2]) for e in progress.events if e[0] == "warn"] == summary.warnings
+
+
+def test_changing_the_vector_index_kind_rebuilds_faiss_only(plain_repo):
+    import faiss
+
+    encoder = FakeEncoder()
+    build(plain_repo, encoder)
+    calls = encoder.calls
+    summary = build(plain_repo, encoder, options=IndexOptions(max_file_bytes=4096, vector_index="ivf"))
+    assert summary.rebuilt_reason is None and summary.files_changed == 0 and encoder.calls == calls
+    assert faiss.try_extract_index_ivf(open_index(plain_repo / ".codesearch").vectors) is not None
+
+
+def test_since_after_an_interrupted_rebuild_still_processes_every_invalidated_file(git_repo):
+    from indexer import store
+
+    encoder = FakeEncoder()
+    build(git_repo, encoder)
+    head = git(git_repo, "rev-parse", "HEAD").strip()
+    conn = store.connect(git_repo / ".codesearch" / "index.sqlite")
+    store.invalidate_all_files(conn)  # as left by a rebuild that was killed before re-chunking
+    conn.close()
+    summary = build(git_repo, encoder, since=head)
+    assert summary.files_changed > 1  # every invalidated file, not just the (no) paths changed since HEAD
+    index = open_index(git_repo / ".codesearch")
+    assert index.conn.execute("SELECT COUNT(*) FROM files WHERE content_hash IS NULL").fetchone()[0] == 0
