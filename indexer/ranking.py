@@ -33,6 +33,7 @@ SAME_FILE_DECAY = 0.8  # ... and then the n-th further chunk of that file is mul
 FILE_SUPPORT_WEIGHT = 0.2  # files-only: weight of a file's further matching chunks
 FILE_SUPPORT_CHUNKS = 3  # ... and how many of them count
 
+CONTAINER_DEMOTION = 0.8  # a chunk that holds another matching chunk of the same file
 STUB_MAX_LINES = 12  # a declaration without a body is short; longer chunks are not even inspected
 # Category -> multiplier for paths/chunks of that category when the query does not ask for it.
 DEMOTIONS = {
@@ -126,12 +127,17 @@ def definition_boost(hit: Hit, plan: QueryPlan) -> float:
         return EXACT_DEFINITION_BOOST
     if plan.kind == SYMBOL:
         return 1.0
-    parts = [p for p in _name_parts(name) if p not in STOPWORDS]
-    if not parts:
-        return 1.0
     vocabulary, stems = _query_vocabulary(plan)
-    covered = sum(1 for p in parts if p in vocabulary or _stem(p) in stems)
-    return 1.0 + NAME_OVERLAP_BOOST * covered / len(parts)
+    # Only the name itself: crediting the enclosing class's name as well measured worse.
+    return 1.0 + NAME_OVERLAP_BOOST * _coverage(_name_parts(name), vocabulary, stems)
+
+
+def _coverage(parts: list[str], vocabulary: frozenset[str], stems: frozenset[str]) -> float:
+    """The fraction of a name's (non-stop-word) parts that the query mentions."""
+    parts = [p for p in parts if p not in STOPWORDS]
+    if not parts:
+        return 0.0
+    return sum(1 for p in parts if p in vocabulary or _stem(p) in stems) / len(parts)
 
 
 @lru_cache(maxsize=256)
@@ -176,10 +182,34 @@ def demotions(hit: Hit, plan: QueryPlan) -> dict[str, float]:
     return {f"demote_{c}": DEMOTIONS[c] for c in sorted(categories) if c not in plan.asks_for}
 
 
+def containers(hits: list[Hit]) -> set[int]:
+    """Chunk ids of hits whose span strictly contains another hit of the same file (a class holding a
+    matching method, a file holding a matching function): the inner chunk is the more precise answer."""
+    by_path: dict[str, list[Hit]] = {}
+    for hit in hits:
+        by_path.setdefault(hit.path, []).append(hit)
+    found: set[int] = set()
+    for same_file in by_path.values():
+        if len(same_file) < 2:
+            continue
+        spans = sorted((h.start_line, -h.end_line, h.chunk_id) for h in same_file)
+        for i, (start, neg_end, cid) in enumerate(spans):
+            for other_start, other_neg_end, _ in spans[i + 1:]:
+                if other_start > -neg_end:
+                    break
+                if -other_neg_end <= -neg_end and (other_start, other_neg_end) != (start, neg_end):
+                    found.add(cid)
+                    break
+    return found
+
+
 def adjust(hits: list[Hit], plan: QueryPlan) -> list[Hit]:
-    """Apply the definition, path and demotion multipliers to each hit's score; best first."""
+    """Apply the definition, path, container and demotion multipliers to each hit's score; best first."""
+    outer = containers(hits)
     for hit in hits:
         factors = {"definition_boost": definition_boost(hit, plan), "path_boost": path_boost(hit, plan)}
+        if hit.chunk_id in outer:
+            factors["container_demotion"] = CONTAINER_DEMOTION
         factors.update(demotions(hit, plan))
         for name, factor in factors.items():
             if factor != 1.0:

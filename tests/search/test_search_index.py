@@ -1,0 +1,154 @@
+"""search() against a real index (SQLite FTS5 + FAISS) of the fixture repository."""
+import os
+
+import pytest
+
+from indexer.errors import SemanticSearchUnavailable
+from indexer.search import SearchOptions, path_matches, search
+from indexer.store import open_index
+
+
+def lexical(**kw) -> SearchOptions:
+    return SearchOptions(mode="lexical", **kw)
+
+
+def test_symbol_query_finds_the_definition_first_with_its_score_parts(index):
+    result = search(index, "parse_config", None, lexical())
+    top = result.hits[0]
+    assert result.query_kind == "symbol"
+    assert (top.symbol, top.path) == ("parse_config", "src/geometry.py")
+    assert (top.start_line, top.end_line) == (15, 22)
+    assert top.explain["definition_boost"] > 1.0
+    assert {"lexical", "lexical_rank", "fused", "score"} <= top.explain.keys()
+    assert top.score == pytest.approx(top.explain["score"], abs=1e-6)
+
+
+def test_the_test_and_the_stub_are_demoted_below_the_definition(index):
+    hits = search(index, "parse_config", None, lexical(k=20)).hits
+    paths = [h.path for h in hits]
+    test_hit = next(h for h in hits if h.path == "tests/test_geometry.py")
+    stub_hit = next(h for h in hits if h.path == "typings/geometry.pyi")
+    assert paths.index("src/geometry.py") < paths.index("tests/test_geometry.py")
+    assert test_hit.explain["demote_tests"] < 1.0
+    assert stub_hit.explain["demote_stubs"] < 1.0
+
+
+def test_asking_for_tests_lifts_the_demotion(index):
+    hits = search(index, "tests for parse_config", None, lexical()).hits
+    test_hit = next(h for h in hits if h.path == "tests/test_geometry.py")
+    assert "demote_tests" not in test_hit.explain
+
+
+def test_vendored_code_is_demoted(index):
+    hits = search(index, "clamp a value between low and high", None, lexical()).hits
+    vendored = next(h for h in hits if h.path == "vendor/helpers.py")
+    assert vendored.explain["demote_vendored"] < 1.0
+
+
+def test_qualified_symbol_prefers_the_right_class(index):
+    top = search(index, "Queue.Push", None, lexical()).hits[0]
+    assert top.symbol == "Queue.Push"
+    assert top.explain["definition_boost"] > 2.0
+
+
+def test_hybrid_fuses_both_sides(index, encoder):
+    result = search(index, "convert fahrenheit to celsius", encoder, SearchOptions(mode="hybrid"))
+    assert result.mode == "hybrid"
+    assert result.query_kind == "natural"
+    answer = next(h for h in result.hits[:3] if h.symbol == "fahrenheitToCelsius")
+    assert {"lexical", "semantic", "fused"} <= answer.explain.keys()
+
+
+def test_semantic_only(index, encoder):
+    result = search(index, "withdraw money from the bank account", encoder, SearchOptions(mode="semantic"))
+    assert result.mode == "semantic"
+    assert result.hits and all("lexical" not in h.explain for h in result.hits)
+    assert "semantic" in result.hits[0].explain
+
+
+def test_hybrid_without_an_encoder_degrades_to_lexical(index):
+    result = search(index, "parse_config", None, SearchOptions(mode="hybrid"))
+    assert result.mode == "lexical"
+    assert result.hits[0].symbol == "parse_config"
+
+
+def test_semantic_without_an_encoder_or_vectors_is_a_clear_error(index, lexical_repo, encoder):
+    with pytest.raises(SemanticSearchUnavailable, match="no encoder"):
+        search(index, "area", None, SearchOptions(mode="semantic"))
+    lexical_only = open_index(lexical_repo / ".codesearch")
+    try:
+        with pytest.raises(SemanticSearchUnavailable, match="no vectors"):
+            search(lexical_only, "area", encoder, SearchOptions(mode="semantic"))
+        assert search(lexical_only, "area", encoder, SearchOptions(mode="hybrid")).mode == "lexical"
+    finally:
+        lexical_only.close()
+
+
+def test_bad_options_are_value_errors(index):
+    with pytest.raises(ValueError, match="mode"):
+        search(index, "x", None, SearchOptions(mode="fuzzy"))
+    with pytest.raises(ValueError, match="k must"):
+        search(index, "x", None, SearchOptions(k=0))
+
+
+@pytest.mark.parametrize("mode", ["lexical", "hybrid"])
+def test_language_filter(index, encoder, mode):
+    hits = search(index, "push a job onto the queue", encoder, SearchOptions(mode=mode, langs=("go",))).hits
+    assert hits and {h.language for h in hits} == {"go"}
+
+
+@pytest.mark.parametrize("mode", ["lexical", "semantic"])
+def test_kind_filter_function_includes_methods(index, encoder, mode):
+    hits = search(index, "area of a circle", encoder, SearchOptions(mode=mode, kinds=("function",), k=30)).hits
+    kinds = {h.kind for h in hits}
+    assert kinds and kinds <= {"function", "method"}
+    assert "method" in kinds
+
+
+def test_path_globs_include_and_exclude(index):
+    included = search(index, "parse_config", None, lexical(path_globs=("links/*",))).hits
+    assert included and all(h.path.startswith("links/") for h in included)
+    excluded = search(index, "parse_config", None, lexical(path_globs=("!src", "!links/*"))).hits
+    assert excluded and not any(h.path.startswith(("src/", "links/")) for h in excluded)
+
+
+def test_path_matches():
+    assert path_matches("src/a.py", ("*.py",))
+    assert path_matches("src/a.py", ("src",)) and path_matches("src/a.py", ("./src/",))
+    assert not path_matches("src/a.py", ("!src/*",))
+    assert path_matches("src/a.py", ())
+    assert not path_matches("web/a.js", ("src/*", "!*.js"))
+
+
+def test_files_only_gives_one_hit_per_file(index):
+    hits = search(index, "parse_config", None, lexical(files_only=True)).hits
+    paths = [h.path for h in hits]
+    assert len(paths) == len(set(paths))
+    assert paths[0] in ("src/geometry.py", "links/geometry_alias.py")
+    assert "file_best" in hits[0].explain
+
+
+def test_k_bounds_the_hits(index):
+    assert len(search(index, "the", None, lexical(k=3)).hits) <= 3
+
+
+def test_a_query_without_words_finds_nothing_lexically(index):
+    assert search(index, "?? !!", None, lexical()).hits == []
+
+
+def test_a_file_changed_on_disk_is_marked_stale(tmp_path, encoder):
+    from tests.search.conftest import build_index
+
+    root = build_index(tmp_path / "repo", None)
+    geometry = root / "src" / "geometry.py"
+    geometry.write_text(geometry.read_text() + "\n# edited\n")
+    os.utime(geometry, ns=(geometry.stat().st_atime_ns, geometry.stat().st_mtime_ns + 10**9))
+    opened = open_index(root / ".codesearch")
+    try:
+        hits = search(opened, "parse_config", None, lexical()).hits
+    finally:
+        opened.close()
+    stale = {h.path: h.stale for h in hits}
+    assert stale["src/geometry.py"] is True
+    assert stale["links/geometry_alias.py"] is True  # the link points at the edited file
+    assert not any(v for p, v in stale.items() if p not in ("src/geometry.py", "links/geometry_alias.py"))
