@@ -23,3 +23,7 @@ class IndexStale(IndexError_):
 
 class SemanticSearchUnavailable(ValueError):
     """Semantic search was asked for, but there is no encoder or the index holds no vectors."""
+
+
+class QueriesFileError(ValueError):
+    """An evaluation queries file is missing or a line of it is not a valid record (the message names it)."""

@@ -10,7 +10,8 @@ the longer of the two, so neither a whole-file chunk nor a one-line fragment cou
 
 API (the CLI's `codesearch eval` calls these and prints the result):
 
-    queries = load_queries("queries.jsonl")          # list[EvalQuery]; QueriesFileError on bad input
+    queries = load_queries("queries.jsonl")          # list[EvalQuery]; indexer.errors.QueriesFileError
+                                                     # (a ValueError) names the bad line
     report = evaluate(index, queries, encoder_or_None, SearchOptions(mode="hybrid"))
     report.metrics    # {"file.ndcg@10": ..., "file.mrr@10": ..., "file.recall@1": ..., "file.recall@5": ...,
                       #  "file.recall@10": ..., and the same keys with "chunk."}, means over the queries
@@ -30,16 +31,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
+from indexer.errors import QueriesFileError
 from indexer.search import SearchOptions, search
 
 CUTOFF = 10  # NDCG and MRR cut-off
 RECALL_KS = (1, 5, 10)
 SPAN_MATCH_RATIO = 0.5
 _SPAN = re.compile(r"^(?P<path>.+):(?P<start>\d+)-(?P<end>\d+)$")
-
-
-class QueriesFileError(ValueError):
-    """The queries file is missing or a line of it is not a valid record (the message names the line)."""
 
 
 @dataclass(frozen=True)
