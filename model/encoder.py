@@ -13,6 +13,7 @@ Hugging Face model id. Precision (`dtype`):
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -138,7 +139,9 @@ def set_precision(model: ModernBertModel, dtype: str) -> nn.Module:
                 module.to(torch.bfloat16)
         model.compute_dtype = torch.bfloat16
     elif dtype == "int8":
-        torch.ao.quantization.quantize_dynamic(model.layers, {nn.Linear}, dtype=torch.qint8, inplace=True)
+        with warnings.catch_warnings():  # torch deprecates eager quantisation in favour of torchao
+            warnings.simplefilter("ignore")
+            torch.ao.quantization.quantize_dynamic(model.layers, {nn.Linear}, dtype=torch.qint8, inplace=True)
     return model
 
 
