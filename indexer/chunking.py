@@ -19,7 +19,7 @@ from indexer.languages import LANGUAGES, definition_kind, definition_name, elixi
 from indexer.types import Chunk, SourceFile
 
 # Bump when chunk boundaries or headers change: stored chunks then no longer match a fresh build.
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -76,7 +76,7 @@ def chunk_file(source: SourceFile, data: bytes, count_tokens: TokenCounter, max_
         top_level = [d.start_byte for d in definitions]
 
     builder = _ChunkBuilder(source, data, count_tokens, max_tokens)
-    chunks = builder.whole_file(top_level)
+    chunks = builder.whole_file(top_level, definitions)
     chunks += builder.definitions([d for d in definitions if not _covers_file(d, data)])
     return ChunkedFile(chunks, parse_failed)
 
@@ -205,27 +205,29 @@ class _ChunkBuilder:
         self.max_tokens = max_tokens
         self.line_starts = [0] + [m.end() for m in re.finditer(rb"\n", data)]
 
-    def whole_file(self, top_level: list[int] | None) -> list[Chunk]:
+    def whole_file(self, top_level: list[int] | None, definitions: list[Definition]) -> list[Chunk]:
         if not self.data.strip():
             return []
-        boundaries = top_level if top_level else self.line_starts
-        spans = self._fit([(0, len(self.data))], boundaries, symbol=None)
+        levels = [top_level or [], [d.start_byte for d in definitions], self.line_starts]
+        spans = self._fit([(0, len(self.data))], levels, symbol=None)
         return [self._chunk(start, end, "file", None, None, tokens) for start, end, tokens in spans]
 
     def definitions(self, definitions: list[Definition]) -> list[Chunk]:
         chunks: list[Chunk] = []
         headers = [self._header(d.symbol) for d in definitions]
         counts = self.count_tokens([h + self._text(d.start_byte, d.end_byte) for h, d in zip(headers, definitions)])
+        inner_starts = [d.start_byte for d in definitions]  # methods split a class that is too big
         for d, tokens in zip(definitions, counts):
             if tokens <= self.max_tokens:
                 spans = [(d.start_byte, d.end_byte, tokens)]
             else:
-                spans = self._fit([(d.start_byte, d.end_byte)], self.line_starts, symbol=d.symbol)
+                spans = self._fit([(d.start_byte, d.end_byte)], [inner_starts, self.line_starts], symbol=d.symbol)
             chunks += [self._chunk(s, e, d.kind, d.symbol, d.parent, t) for s, e, t in spans]
         return chunks
 
-    def _fit(self, spans: list[tuple[int, int]], boundaries: list[int], symbol: str | None) -> list[tuple]:
-        """Split each span at `boundaries` (then at lines) into the fewest pieces that fit max_tokens."""
+    def _fit(self, spans: list[tuple[int, int]], levels: list[list[int]], symbol: str | None) -> list[tuple]:
+        """Split each span that does not fit max_tokens into the fewest pieces that do, cutting at the
+        first level of boundaries (top-level nodes, then definitions, then lines) that has cuts inside it."""
         header = self._header(symbol)
         counts = self.count_tokens([header + self._text(s, e) for s, e in spans])
         fitted: list[tuple[int, int, int]] = []
@@ -233,9 +235,7 @@ class _ChunkBuilder:
             if tokens <= self.max_tokens:
                 fitted.append((start, end, tokens))
                 continue
-            cuts = sorted({b for b in boundaries if start < b < end})
-            if not cuts and boundaries is not self.line_starts:
-                cuts = sorted({b for b in self.line_starts if start < b < end})
+            cuts = next((c for c in (sorted({b for b in level if start < b < end}) for level in levels) if c), [])
             if not cuts:
                 fitted.append((start, end, tokens))  # one enormous line: the encoder truncates it
                 continue
@@ -244,7 +244,7 @@ class _ChunkBuilder:
             if len(pieces) == 1:  # the units' counts summed under budget, the whole did not: halve it
                 middle = len(units) // 2
                 pieces = [(start, units[middle][0]), (units[middle][0], end)]
-            fitted += self._fit(pieces, self.line_starts, symbol)
+            fitted += self._fit(pieces, levels, symbol)
         return fitted
 
     def _pack(self, units: list[tuple[int, int]], header: str) -> list[tuple[int, int]]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pathspec
 
+from indexer.errors import IndexError_
 from indexer.languages import language_for_path
 from indexer.types import SourceFile
 
@@ -167,8 +168,6 @@ def _git_toplevel(root: Path) -> str | None:
 
 def git_changed_paths(root: Path, since: str) -> set[str]:
     """Paths (relative to root) that differ between `since` and the work tree, plus untracked ones."""
-    from indexer.errors import IndexError_
-
     commands = (
         ["git", "-C", str(root), "diff", "--name-only", "--no-renames", "--relative", "-z", since, "--"],
         ["git", "-C", str(root), "ls-files", "-z", "--others", "--exclude-standard"],

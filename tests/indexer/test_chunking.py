@@ -181,3 +181,20 @@ def test_chunks_always_lie_inside_the_file_and_fit(pieces, max_tokens):
     files = [c for c in chunked.chunks if c.kind == "file"]
     if data.strip():
         assert b"".join(data[c.start_byte:c.end_byte] for c in files) == data
+
+
+def test_a_class_too_big_for_one_chunk_is_split_between_its_methods():
+    methods = "".join(
+        f"    def method_{i}(self, value):\n" + "".join(f"        value = value + {j}\n" for j in range(6)) +
+        "        return value\n\n"
+        for i in range(12)
+    )
+    data = f"import os\n\n\nclass Big:\n    \"\"\"Many methods.\"\"\"\n\n{methods}".encode()
+    source = SourceFile("big.py", "big.py", len(data), 0, "python")
+    chunked = chunk_file(source, data, FakeEncoder().count_tokens, 150)
+    method_starts = {c.start_byte for c in chunked.chunks if c.kind == "method"}
+    class_start = data.index(b"class Big")
+    for kind, allowed in (("file", method_starts | {class_start}), ("class", method_starts)):
+        pieces = [c for c in chunked.chunks if c.kind == kind]
+        assert len(pieces) > 1 and all(p.tokens <= 150 for p in pieces)
+        assert all(p.start_byte in allowed for p in pieces[1:]), kind  # cut where definitions begin
