@@ -7,10 +7,12 @@ a hit sits where it does:
   for prose queries, the chunk's symbol name is made of the query's words ("count the lines" ->
   `count_lines`).
 - "path_boost": query words appear in the file's path (directory or file name).
+- "container_demotion": a class or file chunk that holds another matching chunk of the same file sinks a
+  little below it (the inner chunk is the more precise answer).
 - "demote_<category>": tests, examples, vendored, legacy, generated code and declaration stubs sink,
   unless the query asks for that category ("tests for the parser").
-- "same_file_penalty": each further chunk of a file already in the list counts less, so one file does not
-  fill the top k.
+- "same_file_penalty": past the first few chunks of one file, each further one counts less, so one file
+  does not fill the top k.
 - files-only: chunk scores aggregate to one score per file ("file_best" + "file_support").
 """
 from __future__ import annotations
@@ -59,6 +61,8 @@ _FILE_CATEGORIES = {
 }
 # A body that only declares: `...`, `pass`, `raise NotImplementedError`, or a C-style prototype.
 _STUB_BODY_LINE = re.compile(r"^(\.\.\.|pass|raise NotImplementedError(\(.*\))?|return NotImplemented)$")
+# Languages where a definition ending in ";" without a "{" body is a prototype or abstract declaration.
+_PROTOTYPE_LANGUAGES = frozenset({"c", "cpp", "java", "csharp", "rust", "typescript", "tsx", "php"})
 _SIGNATURE_END = re.compile(r"\)\s*(?:->.*?)?:\s*(.*)$")
 _OVERLOAD = re.compile(r"^\s*@(typing\.)?overload\b", re.MULTILINE)
 
@@ -83,7 +87,7 @@ def is_declaration_stub(hit: Hit) -> bool:
     if hit.language == "python":
         body = _python_body(lines)
         return bool(body) and all(_STUB_BODY_LINE.match(ln) for ln in body)
-    return "{" not in hit.text and hit.text.rstrip().endswith(";")
+    return hit.language in _PROTOTYPE_LANGUAGES and "{" not in hit.text and hit.text.rstrip().endswith(";")
 
 
 def _python_body(lines: list[str]) -> list[str]:

@@ -2,9 +2,10 @@
 import pytest
 
 from indexer.query import plan_query
-from indexer.ranking import (EXACT_DEFINITION_BOOST, QUALIFIED_DEFINITION_BOOST, SAME_FILE_DECAY, SAME_FILE_FREE, adjust,
-                             aggregate_files, definition_boost, demotions, diversify, is_declaration_stub,
-                             path_boost, path_categories)
+from indexer.ranking import (CONTAINER_DEMOTION, EXACT_DEFINITION_BOOST, QUALIFIED_DEFINITION_BOOST,
+                             SAME_FILE_DECAY, SAME_FILE_FREE, adjust, aggregate_files, containers,
+                             definition_boost, demotions, diversify, is_declaration_stub, path_boost,
+                             path_categories)
 from indexer.types import Hit
 
 _next_id = iter(range(1, 10_000))
@@ -68,6 +69,7 @@ def test_declaration_stubs_are_detected():
     assert is_declaration_stub(hit(text='def area(self):\n    """Doc."""\n    raise NotImplementedError\n'))
     assert is_declaration_stub(hit(text="int area(struct shape *s);", language="c"))
     assert not is_declaration_stub(hit(text="def area(self):\n    return self.w * self.h\n"))
+    assert not is_declaration_stub(hit(text="const double = (x) => x * 2;", language="javascript"))
     assert not is_declaration_stub(hit(kind="class", text="class A:\n    ...\n"))
 
 
@@ -105,3 +107,22 @@ def test_aggregate_files_gives_one_hit_per_file_and_credits_support():
     assert files[0].explain["file_best"] == 0.9
     assert files[0].score == pytest.approx(0.9 + 0.2 * (0.8 + 0.7))
     assert len(aggregate_files([lone, *many], 1)) == 1
+
+
+def test_a_class_holding_a_matching_method_is_demoted_below_it():
+    plan = plan_query("refresh the token")
+    outer = hit(path="auth.py", kind="class", symbol="Session", lines=(1, 50), score=1.0)
+    inner = hit(path="auth.py", kind="method", symbol="Session.renew", lines=(10, 20), score=0.85)
+    elsewhere = hit(path="other.py", kind="class", symbol="Other", lines=(1, 50), score=0.5)
+    ranked = adjust([outer, inner, elsewhere], plan)
+    assert ranked[0] is inner
+    assert outer.explain["container_demotion"] == CONTAINER_DEMOTION
+    assert "container_demotion" not in inner.explain and "container_demotion" not in elsewhere.explain
+
+
+def test_identical_spans_do_not_contain_each_other():
+    a = hit(path="x.py", lines=(1, 9))
+    b = hit(path="x.py", lines=(1, 9))
+    assert containers([a, b]) == set()
+    c = hit(path="x.py", lines=(1, 20))
+    assert containers([a, b, c]) == {c.chunk_id}
