@@ -5,6 +5,7 @@ stdout; progress, notices, warnings and errors to stderr. torch is imported only
 """
 from __future__ import annotations
 
+import json
 import sys
 import time
 from enum import Enum
@@ -16,7 +17,7 @@ from rich.console import Console
 
 from codesearch import encoders, reports
 from codesearch.errors import EXIT_ERROR, EXIT_HITS, EXIT_NO_HITS, UsageProblem, notice, reported
-from codesearch.output import json_messages, render_human, vimgrep_lines, write_json
+from codesearch.output import file_line_reader, json_messages, render_human, vimgrep_lines, write_json
 from codesearch.settings import Settings, explicit_model, load_settings
 
 app = typer.Typer(
@@ -79,6 +80,13 @@ def find_root(start: Path) -> Path:
     return base
 
 
+def root_of(path: Path | None) -> Path:
+    """The repository root for a command's PATH argument (default: the working directory)."""
+    if path is not None and not path.exists():
+        raise UsageProblem(f"{path}: no such file or folder")
+    return find_root(path or Path.cwd())
+
+
 def _out() -> Console:
     return Console(highlight=False)
 
@@ -106,15 +114,30 @@ def index(
         settings = load_settings(root, _given(flags))
         encoder = None
         if not lexical_only:
-            choice = encoders.load_or_fallback(
-                settings.model, settings.device, settings.dtype, fallback="building a lexical-only index"
+            model_id = settings.model if explicit_model(_given(flags), root) else _indexed_model(settings, root)
+            encoder, unavailable = encoders.load_if_available(
+                model_id, settings.device, settings.dtype, settings.batch_tokens
             )
-            if choice.notice:
-                notice(choice.notice)
-            encoder = choice.encoder
+            if encoder is None:
+                notice(f"building a lexical-only index: {unavailable}")
         summary = _run_index(root, settings, encoder, since=since, full=full, quiet=quiet)
         if not quiet:
             reports.print_index_summary(_out(), summary, settings.index_path(root))
+
+
+def _indexed_model(settings: Settings, root: Path) -> str:
+    """The model an existing index was built with (an update keeps it), else the configured default."""
+    from indexer.errors import IndexError_
+    from indexer.store import open_index
+
+    try:
+        index = open_index(settings.index_path(root))
+    except IndexError_:  # none yet, or unreadable: the indexer reports that itself
+        return settings.model
+    try:
+        return index.meta.get("model_id") or settings.model
+    finally:
+        index.close()
 
 
 def _run_index(root: Path, settings: Settings, encoder, *, since: str | None, full: bool, quiet: bool):
@@ -123,7 +146,7 @@ def _run_index(root: Path, settings: Settings, encoder, *, since: str | None, fu
     from codesearch.errors import stderr
     from codesearch.progress import IndexProgress
 
-    options = IndexOptions(**({"batch_tokens": settings.batch_tokens} if settings.batch_tokens else {}))
+    options = IndexOptions(**({"embed_batch_tokens": settings.batch_tokens} if settings.batch_tokens else {}))
     index_dir = settings.index_path(root)
     if quiet:
         return index_repository(root, index_dir, encoder, options, since=since, full=full)
@@ -162,21 +185,23 @@ def search(
         if not query.strip():
             raise UsageProblem("the query is empty")
         started = time.perf_counter()
-        root = find_root(path or Path.cwd())
+        root = root_of(path)
         flags = dict(model=model, device=device, dtype=dtype, index_dir=index_dir, top=top, context=context,
                      mode=mode.value if mode else None)
         settings = load_settings(root, _given(flags))
         globs = list(path_glob) + _restriction(root, path)
         hits, used_mode = _run_search(root, settings, query, explicit_model(_given(flags), root), globs=globs,
                                       langs=lang, kinds=[k.value for k in kind], files_only=files_only)
+        read_line = file_line_reader(root)
         if as_json:
             write_json(sys.stdout, json_messages(hits, query, used_mode, time.perf_counter() - started,
-                                                 explain=explain))
+                                                 explain=explain, read_line=read_line))
         elif vimgrep:
-            for line in vimgrep_lines(hits, query):
+            for line in vimgrep_lines(hits, query, read_line):
                 sys.stdout.write(line + "\n")
         else:
-            render_human(_out(), hits, query, context=settings.context, explain=explain, files_only=files_only)
+            render_human(_out(), hits, query, context=settings.context, explain=explain, files_only=files_only,
+                         read_line=read_line)
     raise typer.Exit(EXIT_HITS if hits else EXIT_NO_HITS)
 
 
@@ -196,30 +221,66 @@ def _run_search(root: Path, settings: Settings, query: str, model_chosen: bool, 
     from indexer.store import open_index
 
     index = open_index(settings.index_path(root))
-    mode = settings.mode
-    encoder = None
-    if mode != "lexical":
-        if index.vectors is None or index.vectors.ntotal == 0:
-            if mode == "semantic":
-                raise UsageProblem("the index has no vectors (it was built lexical-only); run "
-                                   "`codesearch index --model FOLDER_OR_ID` to add them")
-            notice("the index has no vectors (built lexical-only), so the search is lexical; run "
-                   "`codesearch index --model FOLDER_OR_ID` to add them")
-            mode = "lexical"
-        else:
-            model = settings.model if model_chosen else index.meta.get("model_id") or settings.model
-            choice = encoders.load_or_fallback(model, settings.device, settings.dtype,
-                                               fallback="the search is lexical")
-            if choice.encoder is None and mode == "semantic":
-                raise UsageProblem(f"--mode semantic needs the model: {choice.unavailable}")
-            if choice.notice:
-                notice(choice.notice)
-                mode = "lexical"
-            encoder = choice.encoder
+    encoder, mode = _search_encoder(index, settings, model_chosen)
     options = SearchOptions(mode=mode, k=settings.top, langs=tuple(langs), path_globs=tuple(globs),
                             kinds=tuple(kinds), files_only=files_only, root=str(root))
     result = search_index(index, query, encoder, options)
     return result.hits, result.mode
+
+
+def _search_encoder(index, settings: Settings, model_chosen: bool):
+    """The encoder for searching `index` and the mode that is possible with it (a notice when lower)."""
+    mode = settings.mode
+    if mode == "lexical":
+        return None, mode
+    if index.vectors is None or index.vectors.ntotal == 0:
+        how = "run `codesearch index --model FOLDER_OR_ID` with a model available to add them"
+        if mode == "semantic":
+            raise UsageProblem(f"--mode semantic needs vectors, but the index was built lexical-only; {how}")
+        notice(f"searching lexically: the index has no vectors (built lexical-only); {how}")
+        return None, "lexical"
+    # The query must be embedded by the model that embedded the index.
+    model = settings.model if model_chosen else index.meta.get("model_id") or settings.model
+    encoder, unavailable = encoders.load_if_available(model, settings.device, settings.dtype)
+    if encoder is None:
+        if mode == "semantic":
+            raise UsageProblem(f"--mode semantic needs the model: {unavailable}")
+        notice(f"searching lexically: {unavailable}")
+        return None, "lexical"
+    return encoder, mode
+
+
+@app.command("eval")
+def evaluate(
+    ctx: typer.Context,
+    queries: Path = typer.Argument(..., help="JSON Lines of {\"query\": ..., \"relevant\": [path or path:start-end]}."),
+    path: Optional[Path] = typer.Argument(None, help="A path in the indexed repository (default: the current one)."),
+    mode: Optional[Mode] = typer.Option(None, "--mode", help="hybrid (default), semantic or lexical."),
+    per_query: bool = typer.Option(False, "--per-query", help="Add one row per query."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object: mode, metrics and per-query records."),
+    model: Optional[str] = ModelOpt,
+    device: Optional[str] = DeviceOpt,
+    dtype: Optional[str] = DtypeOpt,
+    index_dir: Optional[Path] = IndexDirOpt,
+) -> None:
+    """Measure search quality on labelled queries: NDCG@10, MRR@10 and recall@1/5/10 for files and chunks."""
+    with reported(_debug(ctx)):
+        from indexer.evaluate import evaluate as evaluate_queries, load_queries
+        from indexer.search import SearchOptions
+        from indexer.store import open_index
+
+        labelled = load_queries(queries)
+        root = root_of(path)
+        flags = _given(dict(model=model, device=device, dtype=dtype, index_dir=index_dir,
+                            mode=mode.value if mode else None))
+        settings = load_settings(root, flags)
+        index = open_index(settings.index_path(root))
+        encoder, used_mode = _search_encoder(index, settings, explicit_model(flags, root))
+        report = evaluate_queries(index, labelled, encoder, SearchOptions(mode=used_mode, root=str(root)))
+        if as_json:
+            sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False) + "\n")
+        else:
+            reports.print_eval(_out(), report, per_query=per_query)
 
 
 @app.command()
@@ -233,7 +294,7 @@ def status(
     with reported(_debug(ctx)):
         from indexer.state import IndexState, index_status
 
-        root = find_root(path or Path.cwd())
+        root = root_of(path)
         settings = load_settings(root, _given(dict(index_dir=index_dir)))
         where = settings.index_path(root)
         state = index_status(root, where)

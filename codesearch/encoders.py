@@ -1,24 +1,15 @@
-"""Loads the encoder a command needs, importing torch only then, and decides the lexical fallback.
+"""Loads the encoder a command needs, importing torch only then, and tells when the model is unavailable.
 
-`index` and hybrid `search` fall back to lexical-only work with one notice when the model is not
-available offline; only an unavailable model falls back: a broken checkpoint is an error.
+`index` and hybrid `search` go on lexically, with one notice, when the model is not available offline;
+only an unavailable model allows that: a broken checkpoint or a bad device is an error.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from indexer.encoder import Encoder
 
 
-@dataclass(frozen=True)
-class EncoderChoice:
-    encoder: Encoder | None  # None: work lexically
-    notice: str | None  # one line for stderr saying why there is no encoder
-    unavailable: str | None = None  # ModelNotAvailable's message (it says how to get the model)
-
-
 def resolve_device(device: str) -> str:
-    """"auto" -> "cuda" when torch sees a GPU, else "cpu"; other values pass through."""
+    """ "auto" -> "cuda" when torch sees a GPU, else "cpu"; other values pass through."""
     if device != "auto":
         return device
     import torch
@@ -26,19 +17,20 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def load(model: str, device: str, dtype: str) -> Encoder:
+def load(model: str, device: str, dtype: str, batch_tokens: int = 0) -> Encoder:
     """The encoder for a model folder or hub id; raises model.errors.ModelError subclasses."""
     from model import load_encoder
 
-    return load_encoder(model, device=resolve_device(device), dtype=dtype)
+    budget = {"token_budget": batch_tokens} if batch_tokens else {}
+    return load_encoder(model, device=resolve_device(device), dtype=dtype, **budget)
 
 
-def load_or_fallback(model: str, device: str, dtype: str, *, fallback: str) -> EncoderChoice:
-    """Load the model, or explain in one line that the work goes on as `fallback` describes."""
+def load_if_available(model: str, device: str, dtype: str, batch_tokens: int = 0) -> tuple[Encoder | None, str]:
+    """(encoder, "") or, when the model cannot be had offline, (None, a one-line reason saying how to
+    get it)."""
     from model.errors import ModelNotAvailable
 
     try:
-        return EncoderChoice(load(model, device, dtype), None)
+        return load(model, device, dtype, batch_tokens), ""
     except ModelNotAvailable as exc:
-        notice = f"model {model} is not available offline, so {fallback}; give a model folder with --model"
-        return EncoderChoice(None, notice, unavailable=str(exc))
+        return None, " ".join(str(exc).split())

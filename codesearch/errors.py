@@ -11,7 +11,14 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from indexer.errors import IndexCorrupt, IndexLocked, IndexMissing, IndexStale, SemanticSearchUnavailable
+from indexer.errors import (
+    IndexCorrupt,
+    IndexLocked,
+    IndexMissing,
+    IndexStale,
+    QueriesFileError,
+    SemanticSearchUnavailable,
+)
 
 EXIT_HITS, EXIT_NO_HITS, EXIT_ERROR = 0, 1, 2
 
@@ -40,7 +47,7 @@ def one_line(exc: BaseException) -> str:
     """The exception as one line, with a hint for the index errors."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     for kind, hint in _HINTS.items():
-        if isinstance(exc, kind):
+        if isinstance(exc, kind) and "`codesearch " not in text:
             return f"{text} ({hint})"
     return text
 
@@ -48,7 +55,9 @@ def one_line(exc: BaseException) -> str:
 def _expected_errors() -> tuple[type[BaseException], ...]:
     from codesearch.settings import SettingsError
 
-    known: list[type[BaseException]] = [UsageProblem, SettingsError, SemanticSearchUnavailable, *_HINTS, OSError]
+    known: list[type[BaseException]] = [
+        UsageProblem, SettingsError, SemanticSearchUnavailable, QueriesFileError, *_HINTS, OSError
+    ]
     # A ModelError can only come from an imported model package; importing it here would load torch.
     model_errors = sys.modules.get("model.errors")
     if model_errors is not None:

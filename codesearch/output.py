@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import IO, Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import IO, Callable, Iterable, Sequence
 
 from rich.console import Console
 from rich.markup import escape
@@ -18,6 +20,9 @@ from indexer.lexical import code_tokens, split_identifier
 from indexer.types import Hit
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
+
+# (path, 1-based line number) -> that line of the file on disk, or None when it cannot be read.
+LineReader = Callable[[str, int], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -54,9 +59,17 @@ def _line_submatches(line: str, terms: frozenset[str]) -> list[Submatch]:
     return found
 
 
-def preview(hit: Hit, terms: frozenset[str], context: int) -> Preview:
-    """Pick the focus line of a hit and the `context` lines on each side of it, clipped to the span."""
+def preview(hit: Hit, terms: frozenset[str], context: int, read_line: LineReader | None = None) -> Preview:
+    """Pick the focus line of a hit and the `context` lines on each side of it, clipped to the span.
+
+    A span starts where its definition starts, after any indentation; `read_line` restores the whole
+    first line from the file so that columns are right (unless the file changed since indexing).
+    """
     lines = hit.text.splitlines() or [""]
+    if read_line is not None and not hit.stale:
+        whole = read_line(hit.path, hit.start_line)
+        if whole is not None and whole.endswith(lines[0]):
+            lines[0] = whole
     best, best_count = 0, 0
     for i, line in enumerate(lines):
         count = len({s.text.lower() for s in _line_submatches(line, terms)})
@@ -96,6 +109,7 @@ def render_human(
     context: int,
     explain: bool,
     files_only: bool,
+    read_line: LineReader | None = None,
 ) -> None:
     """Each hit as `path:line  symbol  kind  score` and a highlighted snippet around its focus line."""
     if files_only:
@@ -104,7 +118,7 @@ def render_human(
         return
     terms = query_terms(query)
     for n, hit in enumerate(hits):
-        view = preview(hit, terms, context)
+        view = preview(hit, terms, context, read_line)
         if n:
             console.print()
         console.print(_header(hit, view), highlight=False, soft_wrap=True)
@@ -122,7 +136,7 @@ def render_human(
                     highlight_lines={view.focus_line},
                     theme="ansi_dark",
                     background_color="default",
-                    word_wrap=False,
+                    word_wrap=True,
                 )
             )
 
@@ -142,7 +156,8 @@ def _header(hit: Hit, view: Preview) -> str:
 
 
 def json_messages(
-    hits: Sequence[Hit], query: str, mode: str, elapsed_s: float, *, explain: bool
+    hits: Sequence[Hit], query: str, mode: str, elapsed_s: float, *, explain: bool,
+    read_line: LineReader | None = None,
 ) -> Iterable[dict]:
     """The JSON Lines messages of one search: begin/match.../end per file, then one summary."""
     terms = query_terms(query)
@@ -150,7 +165,7 @@ def json_messages(
     for path, ranked in files:
         yield {"type": "begin", "data": {"path": {"text": path}}}
         for rank, hit in ranked:
-            yield {"type": "match", "data": match_data(hit, rank, preview(hit, terms, 0), explain)}
+            yield {"type": "match", "data": match_data(hit, rank, preview(hit, terms, 0, read_line), explain)}
         yield {
             "type": "end",
             "data": {"path": {"text": path}, "binary_offset": None, "stats": {"matches": len(ranked)}},
@@ -175,7 +190,7 @@ def match_data(hit: Hit, rank: int, view: Preview, explain: bool) -> dict:
         "absolute_offset": None,
         "submatches": [{"match": {"text": s.text}, "start": s.start, "end": s.end} for s in view.submatches],
         "rank": rank,
-        "score": hit.score,
+        "score": round(hit.score, 6),
         "symbol": hit.symbol,
         "parent": hit.parent,
         "kind": hit.kind,
@@ -201,10 +216,27 @@ def write_json(stream: IO[str], messages: Iterable[dict]) -> None:
 # --- vimgrep ------------------------------------------------------------------------------------------
 
 
-def vimgrep_lines(hits: Sequence[Hit], query: str) -> Iterable[str]:
+def vimgrep_lines(hits: Sequence[Hit], query: str, read_line: LineReader | None = None) -> Iterable[str]:
     """`path:line:column:text` per hit, as `rg --vimgrep` prints (for Vim/Neovim quickfix lists)."""
     terms = query_terms(query)
     for hit in hits:
-        view = preview(hit, terms, 0)
+        view = preview(hit, terms, 0, read_line)
         yield f"{hit.path}:{view.focus_line}:{view.column}:{view.line_text}"
 
+
+
+def file_line_reader(root: Path) -> LineReader:
+    """A LineReader over the files under `root`, reading each file once."""
+
+    @lru_cache(maxsize=64)
+    def lines_of(path: str) -> list[str] | None:
+        try:
+            return (root / path).read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return None
+
+    def read_line(path: str, number: int) -> str | None:
+        lines = lines_of(path)
+        return lines[number - 1] if lines is not None and 0 < number <= len(lines) else None
+
+    return read_line

@@ -22,15 +22,32 @@ def print_index_summary(console: Console, summary: Any, index_dir: Path) -> None
     else:
         chunks = (f"{summary.chunks_total} in the index; {summary.chunks_embedded} embedded "
                   f"({summary.tokens_embedded:,} tokens), {summary.chunks_reused} reused from the cache")
-    table = Table.grid(padding=(0, 2))
+    table = _Rows()
     table.add_row("index", escape(str(index_dir)))
     table.add_row("files", files)
     table.add_row("chunks", chunks)
+    if summary.rebuilt_reason:
+        table.add_row("rebuilt", escape(summary.rebuilt_reason))
     if summary.skipped:
         table.add_row("skipped", ", ".join(f"{n} {escape(reason)}" for reason, n in sorted(summary.skipped.items())))
     rate = f", {summary.tokens_embedded / summary.seconds:,.0f} tokens/s" if summary.tokens_embedded and summary.seconds else ""
     table.add_row("time", f"{summary.seconds:.1f}s{rate}")
-    console.print(table)
+    table.print(console)
+
+
+class _Rows:
+    """Label/value lines printed without cropping (paths can be long; lines may wrap but never lose text)."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str]] = []
+
+    def add_row(self, label: str, value: str) -> None:
+        self.rows.append((label, value))
+
+    def print(self, console: Console) -> None:
+        width = max(len(label) for label, _ in self.rows)
+        for label, value in self.rows:
+            console.print(f"{label:<{width}}  {value}", soft_wrap=True, highlight=False)
 
 
 def status_record(status: Any, root: Path, index_dir: Path) -> dict:
@@ -60,7 +77,7 @@ _STATE_STYLE = {"current": "green", "stale": "yellow", "missing": "red", "corrup
 def print_status(console: Console, status: Any, root: Path, index_dir: Path) -> None:
     record = status_record(status, root, index_dir)
     state = record["state"]
-    table = Table.grid(padding=(0, 2))
+    table = _Rows()
     table.add_row("index", escape(record["index_dir"]))
     line = f"[{_STATE_STYLE.get(state, 'white')}]{state}[/]"
     if record["reason"]:
@@ -75,12 +92,45 @@ def print_status(console: Console, status: Any, root: Path, index_dir: Path) -> 
         changed = record["changed_files"]
         shown = ", ".join(changed[:MAX_CHANGED_SHOWN]) + (" ..." if len(changed) > MAX_CHANGED_SHOWN else "")
         table.add_row("changed", f"{len(changed)} files since indexing" + (f": {escape(shown)}" if changed else ""))
+    table.print(console)
+
+
+def print_eval(console: Console, report: Any, *, per_query: bool) -> None:
+    """The metrics of `codesearch eval`: one row per metric, file- and chunk-level side by side."""
+    names = sorted({key.split(".", 1)[1] for key in report.metrics}, key=_metric_order)
+    table = Table(title=f"{len(report.per_query)} queries, {report.mode} search", title_justify="left")
+    table.add_column("metric")
+    table.add_column("file", justify="right")
+    table.add_column("chunk", justify="right")
+    for name in names:
+        table.add_row(name, *(_figure(report.metrics.get(f"{level}.{name}")) for level in ("file", "chunk")))
     console.print(table)
+    if per_query:
+        shown = [n for n in ("ndcg@10", "recall@10") if n in names]
+        rows = Table()
+        rows.add_column("query", min_width=24)
+        rows.add_column("kind")
+        for level in ("file", "chunk"):
+            for name in shown:
+                rows.add_column(f"{level}\n{name}", justify="right")
+        for record in report.per_query:
+            metrics = record["metrics"]
+            figures = [_figure(metrics.get(f"{level}.{name}")) for level in ("file", "chunk") for name in shown]
+            rows.add_row(escape(record["query"]), record.get("query_kind", ""), *figures)
+        console.print(rows)
+
+
+def _metric_order(name: str) -> tuple[str, int]:
+    kind, _, cutoff = name.partition("@")
+    return (kind, int(cutoff) if cutoff.isdigit() else 0)
+
+
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def _state_name(state: Any) -> str:
-    value = getattr(state, "value", state)
-    return str(value).lower() if not hasattr(state, "name") else state.name.lower()
+    return state.name.lower()
 
 
 def _text(value: Any) -> str | None:
