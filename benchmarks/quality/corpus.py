@@ -31,13 +31,14 @@ _JSDOC_TAG = re.compile(r"(?:^|\s)@[a-zA-Z]+\b")
 
 @dataclass(frozen=True)
 class DocTarget:
-    query: str
+    query: str  # the doc comment's first sentence
     path: str  # relative to the corpus root
     start: int
     end: int
+    symbol: str | None  # "Class.method" or "function": the symbol query for the same target
 
-    def record(self) -> dict:
-        return {"query": self.query, "relevant": [f"{self.path}:{self.start}-{self.end}"]}
+    def record(self, query: str) -> dict:
+        return {"query": query, "relevant": [f"{self.path}:{self.start}-{self.end}"]}
 
 
 def first_sentence(doc: str) -> str | None:
@@ -95,6 +96,8 @@ def strip_python(source: str) -> tuple[str, list[tuple[ast.AST, str]]]:
 
 def python_targets(source: str, rel_path: str) -> tuple[str, list[DocTarget]]:
     stripped, documented = strip_python(source)
+    classes = {id(child): node.name for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ClassDef)
+               for child in node.body}
     targets = []
     for node, doc in documented:
         if node.name.startswith("__"):
@@ -102,7 +105,9 @@ def python_targets(source: str, rel_path: str) -> tuple[str, list[DocTarget]]:
         sentence = first_sentence(doc)
         if sentence:
             start = min([node.lineno] + [d.lineno for d in node.decorator_list])
-            targets.append(DocTarget(sentence, rel_path, start, node.end_lineno))
+            owner = classes.get(id(node))
+            symbol = f"{owner}.{node.name}" if owner else node.name
+            targets.append(DocTarget(sentence, rel_path, start, node.end_lineno, symbol))
     return stripped, targets
 
 
@@ -134,8 +139,27 @@ def javascript_targets(source: str, rel_path: str, parser) -> tuple[str, list[Do
         doc = data[node.start_byte + 3:node.end_byte - 2].decode()
         sentence = first_sentence(doc)
         if sentence and nxt.end_point[0] > nxt.start_point[0]:
-            targets.append(DocTarget(sentence, rel_path, nxt.start_point[0] + 1, nxt.end_point[0] + 1))
+            targets.append(DocTarget(sentence, rel_path, nxt.start_point[0] + 1, nxt.end_point[0] + 1,
+                                     _javascript_symbol(nxt, data)))
     return out.decode(), targets
+
+
+def _javascript_symbol(node, data: bytes) -> str | None:
+    """"Class.method" for a method, the declared name for a function/class/const; None otherwise."""
+    if node.type == "export_statement":
+        node = node.child_by_field_name("declaration") or node
+    if node.type in ("lexical_declaration", "variable_declaration"):
+        node = next((c for c in node.named_children if c.type == "variable_declarator"), node)
+    name = node.child_by_field_name("name")
+    if name is None or name.type not in ("identifier", "property_identifier", "type_identifier"):
+        return None
+    text = data[name.start_byte:name.end_byte].decode()
+    body = node.parent
+    if node.type == "method_definition" and body is not None and body.parent is not None:
+        owner = body.parent.child_by_field_name("name")
+        if owner is not None:
+            return f"{data[owner.start_byte:owner.end_byte].decode()}.{text}"
+    return text
 
 
 def _javascript_parser():
@@ -163,8 +187,10 @@ def _npm_sources(module: str) -> list[tuple[Path, str]]:
 
 
 def build_corpus(dest: Path, languages=("python", "javascript"), per_package: int = 60,
-                 seed: int = 0) -> list[dict]:
-    """Write the stripped sources under `dest` and return the query records (also in dest/../queries)."""
+                 seed: int = 0) -> dict[str, list[dict]]:
+    """Write the stripped sources under `dest`; return the query records of each query set:
+    "docstring" (first sentences, per_package per package) and "symbol" (the documented symbols' names,
+    a third as many)."""
     rng = random.Random(seed)
     groups: list[list[DocTarget]] = []
     parser = _javascript_parser() if "javascript" in languages else None
@@ -187,20 +213,28 @@ def build_corpus(dest: Path, languages=("python", "javascript"), per_package: in
             out.write_text(stripped, encoding="utf-8")
             group.extend(targets)
         groups.append(group)
-    # A sentence documenting several things ("Return the value.") has no single right answer: drop it.
+    return {
+        # A sentence documenting several things ("Return the value.") has no single right answer: drop it.
+        "docstring": _sample(groups, lambda t: t.query.lower(), per_package, rng),
+        "symbol": _sample(groups, lambda t: t.symbol, max(1, per_package // 3), rng),
+    }
+
+
+def _sample(groups: list[list[DocTarget]], key, per_package: int, rng: random.Random) -> list[dict]:
+    """Up to per_package records from each group, using only targets whose query key is unique."""
     counts: dict[str, int] = {}
     for target in (t for g in groups for t in g):
-        counts[target.query.lower()] = counts.get(target.query.lower(), 0) + 1
+        counts[key(target)] = counts.get(key(target), 0) + 1
     records = []
     for group in groups:
-        unique = [t for t in group if counts[t.query.lower()] == 1]
+        unique = [t for t in group if key(t) and counts[key(t)] == 1]
         for target in rng.sample(unique, min(per_package, len(unique))):
-            records.append(target.record())
+            records.append(target.record(key(target) if key(target) == target.symbol else target.query))
     return records
 
 
 if __name__ == "__main__":
     target_dir = Path(sys.argv[1])
-    queries = build_corpus(target_dir / "repo")
-    (target_dir / "queries.jsonl").write_text("".join(json.dumps(r) + "\n" for r in queries))
-    print(f"{len(queries)} queries, corpus in {target_dir / 'repo'}")
+    for name, records in build_corpus(target_dir / "repo").items():
+        (target_dir / f"{name}_queries.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+        print(f"{len(records)} {name} queries in {target_dir / f'{name}_queries.jsonl'}")

@@ -3,7 +3,8 @@
     python -m benchmarks.quality.run [--languages python,javascript] [--per-package 60] [--tiny-model]
 
 Builds the docstring-stripped corpus (benchmarks/quality/corpus.py) in a temporary folder, indexes it
-with the real pipeline, then measures on the same chunks, side by side:
+with the real pipeline, then measures two query sets ("docstring": first sentences of the removed doc
+comments; "symbol": the documented symbols' names) on the same chunks, side by side:
 - "plain BM25": an FTS5 table over the raw chunk text with SQLite's default tokenizer, the query's words
   ORed, chunks in BM25 order (files in the order their first chunk appears): the floor;
 - "lexical (no ranking)": our identifier-aware FTS5 columns and weights, fused order only;
@@ -69,9 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="codesearch-quality-") as tmp:
         work = args.keep or Path(tmp)
         repo, index_dir = work / "repo", work / "index"
-        records = build_corpus(repo, tuple(args.languages.split(",")), per_package=args.per_package)
-        (work / "queries.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-        queries = load_queries(work / "queries.jsonl")
+        query_sets = {}
+        for name, records in build_corpus(repo, tuple(args.languages.split(",")), args.per_package).items():
+            (work / f"{name}_queries.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+            query_sets[name] = load_queries(work / f"{name}_queries.jsonl")
         encoder = _tiny_encoder(work) if args.tiny_model else FakeEncoder(dim=256)
         started = time.perf_counter()
         index_corpus(repo, index_dir, encoder)
@@ -81,9 +83,9 @@ def main(argv: list[str] | None = None) -> int:
 
         index = open_index(index_dir)
         files, chunks = (index.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("files", "chunks"))
-        print(f"corpus: {files} files, {chunks} chunks, {len(queries)} queries ({args.languages}); "
+        sizes = ", ".join(f"{len(q)} {name}" for name, q in query_sets.items())
+        print(f"corpus: {files} files, {chunks} chunks, queries: {sizes} ({args.languages}); "
               f"indexed in {index_seconds:.1f}s with {encoder.model_id}", file=sys.stderr)
-        rows = {"plain BM25 (floor)": plain_bm25(index.conn, queries)}
         runs = {
             "lexical (no ranking)": (None, SearchOptions(mode="lexical", ranking=False)),
             "lexical": (None, SearchOptions(mode="lexical")),
@@ -91,22 +93,27 @@ def main(argv: list[str] | None = None) -> int:
             "hybrid (rrf)": (encoder, SearchOptions(mode="hybrid", fusion="rrf")),
             "hybrid (scores)": (encoder, SearchOptions(mode="hybrid", fusion="scores")),
         }
-        for name, (enc, options) in runs.items():
-            started = time.perf_counter()
-            rows[name] = evaluate(index, queries, enc, options).metrics
-            print(f"{name}: {time.perf_counter() - started:.1f}s", file=sys.stderr)
+        results: dict[str, dict[str, dict[str, float]]] = {}
+        for set_name, queries in query_sets.items():
+            rows = results[set_name] = {"plain BM25 (floor)": plain_bm25(index.conn, queries)}
+            for name, (enc, options) in runs.items():
+                started = time.perf_counter()
+                rows[name] = evaluate(index, queries, enc, options).metrics
+                print(f"{set_name} / {name}: {time.perf_counter() - started:.1f}s", file=sys.stderr)
         index.close()
 
-    floor = rows["plain BM25 (floor)"]
-    print("| run | " + " | ".join(HEADLINE) + " |")
-    print("|---|" + "---|" * len(HEADLINE))
-    for name, metrics in rows.items():
-        print(f"| {name} | " + " | ".join(f"{metrics[m]:.3f}" for m in HEADLINE) + " |")
-    ours = rows["lexical"]
-    print(f"\nlexical / plain BM25: file.mrr@10 x{ours['file.mrr@10'] / max(floor['file.mrr@10'], 1e-9):.2f}, "
-          f"chunk.mrr@10 x{ours['chunk.mrr@10'] / max(floor['chunk.mrr@10'], 1e-9):.2f}")
+    for set_name, rows in results.items():
+        print(f"\n{set_name} queries ({len(query_sets[set_name])})\n")
+        print("| run | " + " | ".join(HEADLINE) + " |")
+        print("|---|" + "---|" * len(HEADLINE))
+        for name, metrics in rows.items():
+            print(f"| {name} | " + " | ".join(f"{metrics[m]:.3f}" for m in HEADLINE) + " |")
+        floor, ours = rows["plain BM25 (floor)"], rows["lexical"]
+        print(f"\nlexical / plain BM25: file.mrr@10 x{ours['file.mrr@10'] / max(floor['file.mrr@10'], 1e-9):.2f}, "
+              f"chunk.mrr@10 x{ours['chunk.mrr@10'] / max(floor['chunk.mrr@10'], 1e-9):.2f}")
     if args.json:
-        args.json.write_text(json.dumps({"queries": len(queries), "runs": rows}, indent=2))
+        args.json.write_text(json.dumps({name: {"queries": len(query_sets[name]), "runs": rows}
+                                         for name, rows in results.items()}, indent=2))
     return 0
 
 
