@@ -134,7 +134,8 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, plan: AttentionPla
             x.as_strided((blocks, heads, 3 * block, dim), (block * x.stride(0), x.stride(1), x.stride(0), 1), x.storage_offset())
             for x in (k, v)
         )
-        ob = F.scaled_dot_product_attention(qb, kb, vb, attn_mask=plan.local_mask)  # (blocks, heads, block, dim)
+        mask = plan.local_mask.to(q.dtype)  # (blocks, 1, block, 3 * block)
+        ob = F.scaled_dot_product_attention(qb, kb, vb, attn_mask=mask)  # (blocks, heads, block, dim)
         out[block:rows - block] = ob.transpose(1, 2).reshape(-1, heads, dim)
         out[:block] = out[rows - block:] = 0
         return out.view(rows, heads * dim)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model.attention import attend, plan_attention
+from model.attention import attend, plan_attention, use_flash
 
 
 def dense_reference(q, k, v, seqlens, half_window, local):
@@ -46,3 +46,10 @@ def test_short_sequences_need_no_blocks():
     plan = plan_attention([65, 3, 1], 64, torch.device("cpu"), torch.float32)
     assert plan.local_mask is None and plan.offset == 0 and plan.rows == 69
     assert plan.positions.tolist() == list(range(65)) + [0, 1, 2, 0]
+
+
+def test_cpu_tensors_never_get_the_cuda_kernel():
+    assert not use_flash(torch.device("cpu"), torch.bfloat16)
+    assert not use_flash(torch.device("cpu"), torch.float16)
+    plan = plan_attention([300], 64, torch.device("cpu"), torch.bfloat16)
+    assert not plan.flash and plan.local_mask is not None

@@ -82,3 +82,12 @@ def test_local_window_is_exercised(tmp_path):
     a, b = run(local.eval(), [base, changed])
     assert (a[0] - b[0]).abs().max().item() == 0.0
     assert (a[65] - b[65]).abs().max().item() > 1e-3  # position 65 sees position 129 (changed)
+
+
+@pytest.mark.slow
+def test_full_context_sequence_matches_transformers(tmp_path):
+    folder = build_tiny_checkpoint(tmp_path)
+    sequences = random_sequences([8192, 700], seed=4)
+    expected = reference_hidden(reference_model(folder), sequences, pad_id=3)
+    for a, b in zip(run(ours(folder), sequences), expected):
+        assert (a - b).abs().max().item() < 1e-4
