@@ -87,8 +87,16 @@ def root_of(path: Path | None) -> Path:
     return find_root(path or Path.cwd())
 
 
+class _ResultConsole(Console):
+    """The stdout console. Rich exits with status 1 on a closed pipe; we let `reported` exit with 0."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def _out() -> Console:
-    return Console(highlight=False)
+    return _ResultConsole(highlight=False)
 
 
 @app.command()

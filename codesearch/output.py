@@ -21,6 +21,8 @@ from indexer.types import Hit
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
 
+_COMMENT_STARTS = ("#", "//", "/*", "*", "--", ";", '"""')
+
 # (path, 1-based line number) -> that line of the file on disk, or None when it cannot be read.
 LineReader = Callable[[str, int], "str | None"]
 
@@ -70,12 +72,15 @@ def preview(hit: Hit, terms: frozenset[str], context: int, read_line: LineReader
         whole = read_line(hit.path, hit.start_line)
         if whole is not None and whole.endswith(lines[0]):
             lines[0] = whole
-    best, best_count = 0, 0
+    name = (hit.symbol or "").rsplit(".", 1)[-1]
+    best, best_key = 0, (0, False, False)
     for i, line in enumerate(lines):
         count = len({s.text.lower() for s in _line_submatches(line, terms)})
-        if count > best_count:
-            best, best_count = i, count
-    if best_count == 0:  # no term on any line: show the span from its first non-blank line
+        # Most distinct terms; on a tie, the line naming the symbol, and code over a comment.
+        key = (count, bool(name) and name in line, not line.lstrip().startswith(_COMMENT_STARTS))
+        if count and key > best_key:
+            best, best_key = i, key
+    if best_key[0] == 0:  # no term on any line: show the span from its first non-blank line
         best = next((i for i, line in enumerate(lines) if line.strip()), 0)
     subs = tuple(_line_submatches(lines[best], terms))
     column = len(lines[best].encode()[: subs[0].start].decode(errors="ignore")) + 1 if subs else 1
