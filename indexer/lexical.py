@@ -16,7 +16,8 @@ FTS_WEIGHTS = (2.0, 4.0, 1.0)
 # a whole snake_case identifier survives FTS5's own tokenizer.
 FTS_TOKENIZE = "porter unicode61 remove_diacritics 2 tokenchars '_'"
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
+# Identifiers in any script (`naïve_bayes`, `größe`), and runs of digits.
+_IDENT = re.compile(r"[^\W\d]\w*|\d+")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 
 
@@ -24,7 +25,11 @@ def split_identifier(ident: str) -> list[str]:
     """`getHTTPResponse` -> [get, http, response]; `snake_case` -> [snake, case]; lower-cased."""
     parts: list[str] = []
     for piece in ident.split("_"):
-        parts.extend(p.lower() for p in _CAMEL.findall(piece))
+        if piece.isascii():
+            parts.extend(p.lower() for p in _CAMEL.findall(piece))
+        elif piece:
+            # Case boundaries are split in ASCII only: another script's word stays whole rather than torn.
+            parts.append(piece.lower())
     return parts
 
 

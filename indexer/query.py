@@ -20,6 +20,8 @@ MIXED = "mixed"  # prose that names identifiers ("where is parse_config called")
 NATURAL = "natural"  # prose only
 QUERY_KINDS = (SYMBOL, KEYWORD, MIXED, NATURAL)
 
+MAX_QUERY_TERMS = 64  # a pasted snippet as a query: its first terms say enough, and keep FTS5 fast
+
 # How much each side counts in fusion, per query kind: (lexical, semantic).
 FUSION_WEIGHTS = {
     SYMBOL: (1.0, 0.35),
@@ -185,7 +187,8 @@ def plan_query(text: str) -> QueryPlan:
     expansions = [] if kind == SYMBOL else [
         alt for term in terms for alt in _ABBREVIATIONS.get(term, ()) if alt not in terms
     ]
-    words = frozenset(w.lower() for w in re.findall(r"[A-Za-z0-9_]+", text)) | frozenset(terms)
+    terms = terms[:MAX_QUERY_TERMS]
+    words = frozenset(w.lower() for w in re.findall(r"\w+", text)) | frozenset(terms)
     asks_for = frozenset(key for key, vocab in _ASKS_FOR.items() if words & vocab)
     symbol, qualified = _symbol_of(text, kind)
     return QueryPlan(

@@ -16,6 +16,11 @@ def test_code_tokens_keep_the_whole_identifier_before_its_parts():
     assert code_tokens("HttpClient.send()") == ["httpclient", "http", "client", "send"]
 
 
+def test_identifiers_in_other_scripts_stay_whole():
+    assert code_tokens("größe = naïve_bayes") == ["größe", "naïve_bayes", "naïve", "bayes"]
+    assert split_identifier("café_getValue") == ["café", "get", "value"]
+
+
 def test_code_tokens_do_not_split_single_word_identifiers():
     assert code_tokens("return value") == ["return", "value"]
 

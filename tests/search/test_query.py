@@ -1,7 +1,7 @@
 """Query classification and the plan the later stages use."""
 import pytest
 
-from indexer.query import KEYWORD, MIXED, NATURAL, SYMBOL, classify_query, plan_query
+from indexer.query import KEYWORD, MAX_QUERY_TERMS, MIXED, NATURAL, SYMBOL, classify_query, plan_query
 
 
 @pytest.mark.parametrize("query", ["parse_config", "Foo::bar", "HttpClient.send", "getHTTPResponse",
@@ -60,3 +60,8 @@ def test_asks_for_tests_and_stubs():
     assert "tests" in plan_query("tests for the parser").asks_for
     assert "stubs" in plan_query("type stub for Console").asks_for
     assert plan_query("parse the config").asks_for == frozenset()
+
+
+def test_a_pasted_snippet_keeps_a_bounded_number_of_terms():
+    snippet = " ".join(f"name_{i} = value_{i}" for i in range(200))
+    assert len(plan_query(snippet).terms) == MAX_QUERY_TERMS
