@@ -6,6 +6,11 @@
     result.mode       # the mode actually used: "hybrid" degrades to "lexical" without an encoder/vectors
     result.query_kind # "symbol" | "keyword" | "mixed" | "natural" (indexer.query)
 
+`Hit.explain` holds the score parts: "lexical" (BM25, higher = better), "expanded" (the same with the
+query's abbreviations), "semantic" (cosine), each with its "<name>_rank"; "fused"; the ranking layer's
+multipliers (indexer.ranking); and the final "score". `Hit.stale` is set when the file's size or mtime
+on disk differs from what was indexed (root: `options.root`, else the index meta's "root").
+
 `mode="semantic"` without an encoder or without vectors raises `SemanticSearchUnavailable` (a
 ValueError). Filters: `langs` (language names), `kinds` ("function" also matches methods), `path_globs`
 (fnmatch patterns on the repository-relative path; a leading "!" excludes; a pattern also matches the
@@ -69,19 +74,7 @@ def search(index, query: str, encoder, options: SearchOptions = SearchOptions())
     if mode == "hybrid" and not semantic_ready:
         mode = "lexical"
 
-    filtered = bool(options.langs or options.kinds or options.path_globs)
-    pool = options.candidates * (5 if filtered else 1)
-    if options.files_only:
-        pool *= 2  # files need their supporting chunks, not just the best ones
-    lists: dict[str, list[tuple[int, float]]] = {}
-    if mode in ("hybrid", "lexical"):
-        lists["lexical"] = lexical_candidates(index.conn, plan.terms, pool, options)
-        if plan.expansions:
-            # Abbreviations ("configuration" -> config) as their own, weaker list: mixed into the main
-            # query they add as much noise as they find.
-            lists["expanded"] = lexical_candidates(index.conn, plan.terms + plan.expansions, pool, options)
-    if mode in ("hybrid", "semantic"):
-        lists["semantic"] = semantic_candidates(index, encoder, query, pool, filtered)
+    lists = _candidate_lists(index, plan, encoder, mode, options)
     weights = {"lexical": plan.lexical_weight, "expanded": EXPANDED_WEIGHT * plan.lexical_weight,
                "semantic": plan.semantic_weight}
     fused = fuse(lists, weights, method=options.fusion, min_max=("semantic",))
@@ -109,6 +102,24 @@ def search(index, query: str, encoder, options: SearchOptions = SearchOptions())
         hit.explain["score"] = round(hit.score, 6)
     _mark_stale(index, ordered, options.root)
     return SearchResult(hits=ordered, mode=mode, query_kind=plan.kind, plan=plan)
+
+
+def _candidate_lists(index, plan: QueryPlan, encoder, mode: str, options: SearchOptions) -> dict:
+    """The ranked (chunk id, score) lists of each retriever the mode uses."""
+    filtered = bool(options.langs or options.kinds or options.path_globs)
+    pool = options.candidates * (5 if filtered else 1)
+    if options.files_only:
+        pool *= 2  # files need their supporting chunks, not just the best ones
+    lists: dict[str, list[tuple[int, float]]] = {}
+    if mode in ("hybrid", "lexical"):
+        lists["lexical"] = lexical_candidates(index.conn, plan.terms, pool, options)
+        if plan.expansions:
+            # Abbreviations ("configuration" -> config) as their own, weaker list: mixed into the main
+            # query they add as much noise as they find (BENCHMARKS.md).
+            lists["expanded"] = lexical_candidates(index.conn, plan.terms + plan.expansions, pool, options)
+    if mode in ("hybrid", "semantic"):
+        lists["semantic"] = semantic_candidates(index, encoder, plan.text, pool, filtered)
+    return lists
 
 
 def match_expression(terms: Sequence[str]) -> str | None:
