@@ -6,9 +6,11 @@ Hugging Face model id. Precision (`dtype`):
 - `"float32"`: exact against the reference implementation.
 - `"bfloat16"`: linear layers and attention in bfloat16, the residual stream, norms and RoPE in float32.
 - `"int8"`: dynamic int8 quantisation of the linear layers (CPU only), the rest in float32.
-- `"auto"` (default): bfloat16 where the hardware runs it natively (CPUs with AVX-512 BF16 or AMX,
-  CUDA GPUs with bf16 support), else float32. bfloat16 keeps the pooled cosine against float32 at
-  >= 0.9999 on the benchmark inputs (see BENCHMARKS.md), int8 does not, so auto never picks int8.
+- `"auto"` (default): float32 unless the hardware runs bfloat16 natively (CPUs with AVX-512 BF16 or
+  AMX, CUDA GPUs with bf16 support). There, when the checkpoint is loaded, the probe texts below are
+  embedded in both precisions and bfloat16 is kept only if every pooled cosine against float32 is
+  >= 0.9999 (`encoder.auto_cosine` records the measured minimum); otherwise float32 is used. int8
+  loses more than that (see BENCHMARKS.md), so auto never picks it.
 """
 from __future__ import annotations
 
@@ -34,6 +36,16 @@ from model.modernbert import ModernBertModel
 from model.packing import pack_sequences
 
 DEFAULT_MODEL_ID = "Alibaba-NLP/gte-modernbert-base"
+AUTO_MIN_COSINE = 0.9999  # "auto" keeps a reduced precision only if its pooled cosine vs float32 is this close
+# Code and prose of several lengths (one past the 129-token local window) on which "auto" checks a
+# reduced precision against float32 when the checkpoint is loaded.
+PROBE_TEXTS = [
+    "search_query: how do I read a config file",
+    "def parse_config(path):\n    with open(path) as f:\n        return json.load(f)\n",
+    "func (s *Server) Close() error {\n\treturn s.listener.Close()\n}\n",
+    "class LRUCache:\n    \"\"\"Keeps the most recently used items.\"\"\"\n"
+    + "".join(f"    def method_{i}(self, key, value=None):\n        return self.items.get(key, value)\n" for i in range(12)),
+]
 DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16", "int8": "int8"}
 
 
@@ -63,6 +75,7 @@ class Encoder:
         self.fingerprint = f"{fingerprint}-{dtype}-{self.dim}"
         self.token_budget = max(token_budget, self.max_tokens)
         self.truncated_inputs = 0  # inputs cut to max_tokens by the last embed call
+        self.auto_cosine: float | None = None  # the probe's cosine when dtype="auto" chose a precision
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Tokens of each text as `embed_documents` sees it (prompt and special tokens included)."""
@@ -167,13 +180,38 @@ def load_encoder(
     precision = resolve_dtype(dtype, torch_device)
     folder = resolve_checkpoint(path_or_model_id)
     config = read_config(folder)
-    model = ModernBertModel(config)
-    load_weights(model, folder)
-    model = set_precision(model.eval(), precision).to(torch_device)
     info = read_sentence_transformers(folder)
+    tokenizer = load_tokenizer(folder)
+
+    def float32_model() -> ModernBertModel:
+        model = ModernBertModel(config)
+        load_weights(model, folder)
+        return model.eval().to(torch_device)
+
+    model, cosine = float32_model(), None
+    if dtype == "auto" and precision != "float32":
+        exact = probe_embeddings(model, tokenizer, info.pooling)
+        set_precision(model, precision)
+        cosine = float((probe_embeddings(model, tokenizer, info.pooling) * exact).sum(-1).min())
+        if cosine < AUTO_MIN_COSINE:
+            model, precision = float32_model(), "float32"
+    else:
+        set_precision(model, precision)
     path = os.fspath(path_or_model_id)
-    model_id = str(folder) if os.path.isdir(path) else path
-    return Encoder(
-        model, load_tokenizer(folder), info, model_id=model_id, fingerprint=weights_fingerprint(folder),
-        device=torch_device, dtype=precision, truncate_dim=truncate_dim, token_budget=token_budget,
+    encoder = Encoder(
+        model, tokenizer, info, model_id=str(folder) if os.path.isdir(path) else path,
+        fingerprint=weights_fingerprint(folder), device=torch_device, dtype=precision,
+        truncate_dim=truncate_dim, token_budget=token_budget,
     )
+    encoder.auto_cosine = cosine
+    return encoder
+
+
+@torch.inference_mode()
+def probe_embeddings(model: ModernBertModel, tokenizer, pooling: str) -> torch.Tensor:
+    """Pooled, normalised embeddings of PROBE_TEXTS, for comparing precisions of one checkpoint."""
+    ids = [e.ids for e in tokenizer.encode_batch(PROBE_TEXTS)]
+    lengths = [len(i) for i in ids]
+    device = next(model.parameters()).device
+    hidden = model(torch.tensor([t for s in ids for t in s], device=device), lengths)  # (tokens, hidden)
+    return torch.nn.functional.normalize(pool(hidden, lengths, pooling), dim=-1).cpu()

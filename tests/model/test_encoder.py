@@ -106,9 +106,20 @@ def test_reduced_precision_stays_close_to_float32(tiny_checkpoint, encoder, dtyp
     assert cosines.min() > min_cosine
 
 
-def test_auto_precision_and_bad_options(tiny_checkpoint):
-    expected = "bfloat16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "float32"
-    assert load_encoder(tiny_checkpoint).dtype == expected
+def test_auto_keeps_bfloat16_only_when_the_probe_is_close(tiny_checkpoint, monkeypatch):
+    auto = load_encoder(tiny_checkpoint)
+    if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        assert (auto.dtype, auto.auto_cosine) == ("float32", None)
+        return
+    assert auto.dtype == ("bfloat16" if auto.auto_cosine >= 0.9999 else "float32")
+    monkeypatch.setattr("model.encoder.AUTO_MIN_COSINE", 1.01)  # nothing is that close: float32
+    strict = load_encoder(tiny_checkpoint)
+    assert strict.dtype == "float32" and strict.auto_cosine < 1.01
+    exact = load_encoder(tiny_checkpoint, dtype="float32")
+    assert np.abs(strict.embed_documents(TEXTS) - exact.embed_documents(TEXTS)).max() < 1e-6
+
+
+def test_bad_options(tiny_checkpoint):
     with pytest.raises(ModelError, match="dtype"):
         load_encoder(tiny_checkpoint, dtype="float8")
     if not torch.cuda.is_available():
