@@ -122,10 +122,15 @@ def index(
         settings = load_settings(root, _given(flags))
         encoder = None
         if not lexical_only:
-            model_id = settings.model if explicit_model(_given(flags), root) else _indexed_model(settings, root)
+            indexed_with = _indexed_model(settings, root)
+            model_id = settings.model if explicit_model(_given(flags), root) else indexed_with or settings.model
             encoder, unavailable = encoders.load_if_available(
                 model_id, settings.device, settings.dtype, settings.batch_tokens
             )
+            if encoder is None and indexed_with:
+                # Going on lexically would drop the index's vectors: make that an explicit choice.
+                raise UsageProblem(f"the index holds vectors of {indexed_with} and would lose them: {unavailable} "
+                                   "(or drop them with --lexical-only)")
             if encoder is None:
                 notice(f"building a lexical-only index: {unavailable}")
         summary = _run_index(root, settings, encoder, since=since, full=full, quiet=quiet)
@@ -133,17 +138,17 @@ def index(
             reports.print_index_summary(_out(), summary, settings.index_path(root))
 
 
-def _indexed_model(settings: Settings, root: Path) -> str:
-    """The model an existing index was built with (an update keeps it), else the configured default."""
+def _indexed_model(settings: Settings, root: Path) -> str | None:
+    """The model whose vectors an existing index holds (an update keeps it); None without vectors."""
     from indexer.errors import IndexError_
     from indexer.store import open_index
 
     try:
         index = open_index(settings.index_path(root))
     except IndexError_:  # none yet, or unreadable: the indexer reports that itself
-        return settings.model
+        return None
     try:
-        return index.meta.get("model_id") or settings.model
+        return index.meta.get("model_id") if index.vectors is not None else None
     finally:
         index.close()
 

@@ -211,3 +211,19 @@ def test_eval_prints_metrics_and_json(cli, indexed, tmp_path):
     queries.write_text("{not json\n")
     bad = cli("eval", queries, indexed)
     assert bad.exit_code == 2 and bad.stderr.startswith("error: ") and ":1:" in bad.stderr
+
+
+def test_index_with_vectors_is_not_degraded_when_its_model_is_unavailable(cli, repo, fake_model, offline):
+    assert cli("index", repo, "--quiet", "--model", "some/indexing-model").exit_code == 0
+    from codesearch import encoders
+    from model.errors import ModelNotAvailable
+
+    def unavailable(model, device, dtype, batch_tokens=0):
+        raise ModelNotAvailable(f"model {model} is not in the cache")
+
+    encoders.load = unavailable  # restored by monkeypatch in fake_model's teardown
+    refused = cli("index", repo)
+    assert refused.exit_code == 2 and "--lexical-only" in refused.stderr and refused.stderr.count("\n") == 1
+    assert json.loads(cli("status", repo, "--json").stdout)["vectors"] > 0
+    dropped = cli("index", repo, "--lexical-only", "--quiet")
+    assert dropped.exit_code == 0 and json.loads(cli("status", repo, "--json").stdout)["vectors"] == 0

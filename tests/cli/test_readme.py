@@ -93,3 +93,9 @@ def test_usage_examples_run_on_the_fixture_repository(cli, indexed, monkeypatch)
         assert run.exit_code in (0, 1), (argv, run.stderr)
         if "--json" in argv:
             parse_search_json(run.stdout)
+
+
+def test_the_documented_json_example_follows_the_schema():
+    example = README.split("\n## JSON output\n", 1)[1].split("```json\n", 1)[1].split("```", 1)[0]
+    out = parse_search_json(example)
+    assert out.summary.matches == len(out.matches) == 1 and out.matches[0].symbol == "RateLimiter.refill"
