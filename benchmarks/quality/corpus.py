@@ -21,7 +21,7 @@ from pathlib import Path
 PYTHON_PACKAGES = ("rich", "click", "pathspec", "sqlite_utils", "requests", "jinja2")
 # JavaScript sources with JSDoc, bundled with npm itself (plain, un-minified CommonJS).
 NPM_MODULES = ("undici/lib", "ip-address/dist", "smart-buffer/build", "http-cache-semantics", "negotiator",
-               "debug/src", "socks/build", "diff/lib")
+               "debug/src", "socks/build")
 MIN_WORDS, MAX_WORDS = 4, 40
 
 _RST_ROLE = re.compile(r":[a-z:]+:`~?([^`]+)`")
@@ -65,11 +65,13 @@ def _docstring_node(node) -> ast.Expr | None:
     return None
 
 
-def strip_python(source: str) -> tuple[str, list[tuple[ast.AST, str]]]:
-    """(source with docstrings blanked, [(documented def/class node, docstring)]); lines are kept."""
+def strip_python(source: str) -> tuple[str, list[tuple[ast.AST, str, str | None]]]:
+    """(source with docstrings blanked, [(documented def/class node, docstring, enclosing class name)]);
+    lines are kept."""
     tree = ast.parse(source)
+    owners = {id(child): node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef) for child in node.body}
     lines = source.splitlines(keepends=True)
-    documented: list[tuple[ast.AST, str]] = []
+    documented: list[tuple[ast.AST, str, str | None]] = []
     for node in ast.walk(tree):
         if not isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
@@ -90,22 +92,19 @@ def strip_python(source: str) -> tuple[str, list[tuple[ast.AST, str]]]:
                 lines[i] = "\n"
             lines[first] = head + tail if tail.strip() else head + "\n"
         if not isinstance(node, ast.Module) and not only_statement:
-            documented.append((node, doc.value.value))
+            documented.append((node, doc.value.value, owners.get(id(node))))
     return "".join(lines), documented
 
 
 def python_targets(source: str, rel_path: str) -> tuple[str, list[DocTarget]]:
     stripped, documented = strip_python(source)
-    classes = {id(child): node.name for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ClassDef)
-               for child in node.body}
     targets = []
-    for node, doc in documented:
+    for node, doc, owner in documented:
         if node.name.startswith("__"):
             continue
         sentence = first_sentence(doc)
         if sentence:
             start = min([node.lineno] + [d.lineno for d in node.decorator_list])
-            owner = classes.get(id(node))
             symbol = f"{owner}.{node.name}" if owner else node.name
             targets.append(DocTarget(sentence, rel_path, start, node.end_lineno, symbol))
     return stripped, targets
