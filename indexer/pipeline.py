@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import Protocol
 
 from indexer import store
-from indexer.chunking import chunk_file, content_hash, estimate_tokens
+from indexer.chunking import chunk_file, content_hash, embed_text, estimate_tokens
 from indexer.lock import WriteLock
 from indexer.state import FileDiff, Identity, diff_files, racy_after
 from indexer.vectors import remove_vector_files, sync_vectors
 from indexer.walk import SkipFile, git_changed_paths, list_files, read_source
+
+
+DEFAULT_MAX_TOKENS = 8192  # chunk size of a lexical-only index: the context of the default model
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ def index_repository(root, index_dir, encoder, options: IndexOptions, *, since=N
         conn = store.open_for_write(index_dir)
         try:
             only = git_changed_paths(root, since) if since else None  # before any write: REV may be bad
-            summary.rebuilt_reason = _adopt_identity(conn, index_dir, Identity.of(encoder, options), full)
+            summary.rebuilt_reason = _adopt_identity(conn, index_dir, Identity.of(encoder, options), full, encoder)
             stored = store.stored_files(conn)
             if summary.rebuilt_reason or any(f.content_hash is None for f in stored.values()):
                 only = None  # files invalidated by this or an interrupted run need the full pass
@@ -104,17 +107,21 @@ def index_repository(root, index_dir, encoder, options: IndexOptions, *, since=N
     return summary
 
 
-def _adopt_identity(conn, index_dir: Path, identity: Identity, full: bool) -> str | None:
+def _adopt_identity(conn, index_dir: Path, identity: Identity, full: bool, encoder) -> str | None:
     """Record what this run builds with; invalidate the chunks or vectors that it makes obsolete."""
     meta = store.read_meta(conn)
     chunk_changes = identity.chunk_changes(meta) if meta else []
-    model_changes = identity.model_changes(meta) if meta and identity.model_id else []
+    # Adding vectors to a lexical-only index changes no model: there was none.
+    model_changes = identity.model_changes(meta) if meta.get("model_id") and identity.model_id else []
     reason = "full rebuild requested" if full else None
+    conn.execute("BEGIN IMMEDIATE")
+    if not full and chunk_changes == ["token_counter"]:
+        recut = _recount_tokens(conn, encoder)
+        chunk_changes = [] if not recut else chunk_changes
+    elif full or chunk_changes:
+        store.invalidate_all_files(conn)
     if not reason and (chunk_changes or model_changes):
         reason = f"the {', '.join(chunk_changes + model_changes)} changed"
-    conn.execute("BEGIN IMMEDIATE")
-    if full or chunk_changes:
-        store.invalidate_all_files(conn)
     if meta.get("lexical_hash") != identity.lexical_hash:
         store.recreate_fts(conn)  # an FTS5 table's tokenizer is fixed when the table is created
         reason = reason or ("the lexical tokenizer changed" if meta else None)
@@ -129,10 +136,42 @@ def _adopt_identity(conn, index_dir: Path, identity: Identity, full: bool) -> st
     return reason
 
 
+def _recount_tokens(conn, encoder) -> int:
+    """Another tokenizer sizes the chunks now (say a lexical-only index gets its model): keep each file
+    whose chunks are all whole and still fit, with new token counts; invalidate the others, which a
+    fresh build would cut differently. Returns how many files were invalidated."""
+    count_tokens = encoder.count_tokens if encoder is not None else estimate_tokens
+    max_tokens = encoder.max_tokens if encoder is not None else DEFAULT_MAX_TOKENS
+    rows = conn.execute(
+        "SELECT id, file_id, kind, symbol, start_byte, end_byte, path, text FROM chunks ORDER BY file_id, start_byte"
+    ).fetchall()
+    counts = count_tokens([embed_text(path, symbol, text) for _, _, _, symbol, _, _, path, text in rows])
+    by_file: dict[int, list[tuple]] = {}
+    for row, tokens in zip(rows, counts):
+        by_file.setdefault(row[1], []).append((*row[:6], tokens))
+    invalidated = 0
+    for file_id, chunks in by_file.items():
+        if all(c[6] <= max_tokens for c in chunks) and not _has_split_pieces(chunks):
+            conn.executemany("UPDATE chunks SET tokens = ? WHERE id = ?", [(c[6], c[0]) for c in chunks])
+        else:
+            conn.execute("UPDATE files SET size = -1, content_hash = NULL WHERE id = ?", (file_id,))
+            invalidated += 1
+    return invalidated
+
+
+def _has_split_pieces(chunks: list[tuple]) -> bool:
+    """Whether a file was cut into pieces: several file chunks, or a definition continued by the next
+    chunk of the same kind and symbol. Rows: (id, file_id, kind, symbol, start_byte, end_byte, tokens)."""
+    if sum(c[2] == "file" for c in chunks) > 1:
+        return True
+    ends = {(c[2], c[3], c[5]) for c in chunks}
+    return any((c[2], c[3], c[4]) in ends for c in chunks)
+
+
 def _chunk_and_store(conn, diff: FileDiff, stored, encoder, options: IndexOptions, summary, progress) -> None:
     """Read, hash and chunk each new or touched file; store it with its chunks, in batched transactions."""
     count_tokens = encoder.count_tokens if encoder is not None else estimate_tokens
-    max_tokens = encoder.max_tokens if encoder is not None else 8192
+    max_tokens = encoder.max_tokens if encoder is not None else DEFAULT_MAX_TOKENS
     candidates = diff.new + diff.touched
     progress.stage("chunk", len(candidates))
     summary.files_unchanged = diff.unchanged

@@ -154,8 +154,19 @@ def test_lexical_only_index_then_vectors_are_added(plain_repo):
     encoder = FakeEncoder()
     with_vectors = build(plain_repo, encoder)
     assert with_vectors.files_new == 0
+    assert with_vectors.files_changed == 0  # the chunks are kept, only their token counts are redone
     assert encoder.calls == distinct_hashes(plain_repo / ".codesearch")
     assert open_index(plain_repo / ".codesearch").vectors.ntotal == with_vectors.chunks_total
+
+
+def test_a_new_tokenizer_recuts_only_the_files_it_sizes_differently(plain_repo, tmp_path):
+    build(plain_repo, None)  # sized by the bytes/3 estimate
+    strict = FakeEncoder(max_tokens=60)  # a tokenizer for which the biggest files no longer fit
+    summary = build(plain_repo, strict)
+    assert 0 < summary.files_changed < summary.files_unchanged
+    fresh = tmp_path / "fresh"
+    index_repository(plain_repo, fresh, FakeEncoder(max_tokens=60), OPTIONS)
+    assert chunk_rows(plain_repo / ".codesearch") == chunk_rows(fresh)
 
 
 def test_changing_the_model_rebuilds_the_vectors(plain_repo):
