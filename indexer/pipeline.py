@@ -181,7 +181,9 @@ def _chunk_and_store(conn, diff: FileDiff, stored, encoder, options: IndexOption
     for done, source in enumerate(candidates, 1):
         old = stored.get(source.path)
         try:
-            data, _ = read_source(source, max_file_bytes=options.max_file_bytes, max_line_length=options.max_line_length)
+            data, _ = read_source(
+                source, max_file_bytes=options.max_file_bytes, max_line_length=options.max_line_length
+            )
         except SkipFile as skip:
             summary.skipped[skip.reason] = summary.skipped.get(skip.reason, 0) + 1
             if skip.reason in ("unreadable", "invalid_utf8", "vanished"):

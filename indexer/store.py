@@ -24,7 +24,7 @@ LOCK_NAME = "lock"
 
 # Numbered migrations; the format version of an index is the number of migrations applied to it.
 MIGRATIONS: tuple[str, ...] = (
-    f"""
+    """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
     CREATE TABLE files (
         id INTEGER PRIMARY KEY,

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indexer.chunking import chunk_file, estimate_tokens, markdown_sections
+from indexer.chunking import chunk_file, estimate_tokens
 from indexer.encoder import FakeEncoder
 from indexer.languages import LANGUAGES, language_for_path, parser_for
 from indexer.types import SourceFile
