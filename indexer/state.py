@@ -141,7 +141,7 @@ class IndexStatus:
 def index_status(root, index_dir, encoder=None, *, options=None) -> IndexStatus:
     """The index's state. With `encoder` (and `options`), also whether they match what built it."""
     from indexer.pipeline import IndexOptions
-    from indexer.vectors import load_effective
+    from indexer.vectors import stored_vector_count
 
     root, index_dir = Path(root).resolve(), Path(index_dir)
     db_path = index_dir / store.DB_NAME
@@ -165,10 +165,9 @@ def index_status(root, index_dir, encoder=None, *, options=None) -> IndexStatus:
         if "indexed_at" not in meta:
             status.state, status.reason = IndexState.STALE, "the last indexing run did not finish"
         if meta.get("model_id") and meta.get("dim"):
-            vectors = load_effective(index_dir / store.VECTORS_NAME, int(meta["dim"]))
+            status.vectors = stored_vector_count(index_dir / store.VECTORS_NAME, int(meta["dim"]))
             expected = len(store.embedded_chunk_ids(conn, meta["model_id"]))
-            status.vectors = vectors.ntotal if vectors is not None else 0
-            if vectors is None or vectors.ntotal != expected or expected < status.chunks:
+            if status.vectors != expected or expected < status.chunks:
                 status.state = IndexState.STALE
                 status.reason = f"{status.vectors} vectors for {status.chunks} chunks; the next run repairs them"
         stored_options = options if options is not None else IndexOptions()

@@ -167,6 +167,16 @@ def load_effective(path: Path, dim: int) -> faiss.Index | None:
     return delta.apply(index) if delta is not None else index
 
 
+def stored_vector_count(path: Path, dim: int) -> int:
+    """How many vectors the files hold: from the delta's id list when it belongs to the base (cheap),
+    else by loading them (0 when missing or unreadable)."""
+    delta = read_delta(path, dim)
+    if delta is not None:
+        return len(delta.ids)
+    index = load_effective(path, dim)
+    return index.ntotal if index is not None else 0
+
+
 def sync_vectors(conn: sqlite3.Connection, path: Path, model_id: str, dim: int, kind: str) -> dict[str, int]:
     """Make the FAISS files hold exactly the embedded chunks of SQLite; returns what it changed.
 
@@ -221,20 +231,25 @@ def _sync(conn: sqlite3.Connection, path: Path, model_id: str, dim: int, kind: s
         changes = {"rebuilt": 1, "added": len(ids), "removed": 0}
         index = build_index(dim, wanted_kind, ids, vectors)
     else:
-        current = index_ids(index)
-        stale = np.setdiff1d(current, expected, assume_unique=True)
-        missing = np.setdiff1d(expected, current, assume_unique=True)
-        if len(stale):
-            index.remove_ids(stale)
-        if len(missing):
-            ids, vectors = embedded_chunks(conn, model_id, dim, ids=missing.tolist())
-            index.add_with_ids(vectors, ids)
-        changes = {"rebuilt": 0, "added": int(len(missing)), "removed": int(len(stale))}
+        changes = _reconcile(index, conn, model_id, dim, expected)
     write_atomic(index, path)
     empty = np.zeros(0, dtype=np.int64)
     _write_delta(path, Delta(_file_stamp(path), wanted_kind, np.sort(index_ids(index)), empty,
                              np.zeros((0, dim), dtype=np.float32), empty))
     return changes
+
+
+def _reconcile(index: faiss.Index, conn: sqlite3.Connection, model_id: str, dim: int, expected: np.ndarray):
+    """Remove the ids SQLite no longer has and add the embedded chunks the index lacks, in memory."""
+    current = index_ids(index)
+    stale = np.setdiff1d(current, expected, assume_unique=True)
+    missing = np.setdiff1d(expected, current, assume_unique=True)
+    if len(stale):
+        index.remove_ids(stale)
+    if len(missing):
+        ids, vectors = embedded_chunks(conn, model_id, dim, ids=missing.tolist())
+        index.add_with_ids(vectors, ids)
+    return {"rebuilt": 0, "added": int(len(missing)), "removed": int(len(stale))}
 
 
 def remove_vector_files(path: Path) -> None:
@@ -247,14 +262,16 @@ def _kind_of(index: faiss.Index) -> str:
 
 
 def load_vectors(conn: sqlite3.Connection, path: Path, meta: dict[str, str]) -> faiss.Index | None:
-    """For searching: the FAISS files when they agree with SQLite, else an index rebuilt in memory from
-    the stored embeddings (the files are left for the next writer to repair). None when lexical-only."""
+    """For searching: the FAISS files, brought in memory into agreement with SQLite's snapshot (a
+    writer may be mid-run), or rebuilt from the stored embeddings when unreadable; the files are left
+    for the next writer to repair. None for a lexical-only index."""
     model_id, dim = meta.get("model_id"), meta.get("dim")
     if not model_id or not dim:
         return None
     expected = embedded_chunk_ids(conn, model_id)
     index = load_effective(path, int(dim))
-    if index is not None and index.ntotal == len(expected):
-        return index
-    ids, vectors = embedded_chunks(conn, model_id, int(dim))
-    return build_index(int(dim), "flat", ids, vectors)  # exact, and no training for a temporary index
+    if index is None:
+        ids, vectors = embedded_chunks(conn, model_id, int(dim))
+        return build_index(int(dim), "flat", ids, vectors)  # exact, and no training for a temporary index
+    _reconcile(index, conn, model_id, int(dim), expected)
+    return index

@@ -410,3 +410,15 @@ def test_since_after_an_interrupted_rebuild_still_processes_every_invalidated_fi
     assert summary.files_changed > 1  # every invalidated file, not just the (no) paths changed since HEAD
     index = open_index(git_repo / ".codesearch")
     assert index.conn.execute("SELECT COUNT(*) FROM files WHERE content_hash IS NULL").fetchone()[0] == 0
+
+
+def test_a_reader_mid_run_gets_vectors_matching_its_sqlite_snapshot(plain_repo):
+    from indexer import store
+
+    build(plain_repo, FakeEncoder())
+    conn = store.connect(plain_repo / ".codesearch" / "index.sqlite")
+    store.delete_files(conn, ["src/queue.go"])  # as a writer does, before it syncs FAISS
+    conn.close()
+    index = open_index(plain_repo / ".codesearch")
+    chunk_ids = {r[0] for r in index.conn.execute("SELECT id FROM chunks")}
+    assert set(index_ids(index.vectors).tolist()) == chunk_ids
