@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 
 from codesearch import encoders, reports
-from codesearch.errors import EXIT_ERROR, EXIT_HITS, EXIT_NO_HITS, UsageProblem, notice, reported
+from codesearch.errors import EXIT_ERROR, EXIT_HITS, EXIT_NO_HITS, UsageProblem, notice, reported, stderr
 from codesearch.output import file_line_reader, json_messages, render_human, vimgrep_lines, write_json
 from codesearch.settings import Settings, explicit_model, load_settings
 
@@ -156,7 +156,6 @@ def _indexed_model(settings: Settings, root: Path) -> str | None:
 def _run_index(root: Path, settings: Settings, encoder, *, since: str | None, full: bool, quiet: bool):
     from indexer.pipeline import IndexOptions, index_repository
 
-    from codesearch.errors import stderr
     from codesearch.progress import IndexProgress
 
     options = IndexOptions(**({"embed_batch_tokens": settings.batch_tokens} if settings.batch_tokens else {}))

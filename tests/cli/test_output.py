@@ -40,6 +40,12 @@ def test_without_query_terms_the_focus_is_the_first_non_blank_line_and_context_s
     assert view.first_line == 1 and len(view.window) == 3
 
 
+def test_on_a_tie_the_focus_is_the_definition_line_not_its_comment():
+    text = "// DrainAll empties the queue.\nfunc DrainAll(q *Queue) int {\n\treturn 0\n}"
+    hit = _hit("src/queue.go", 30, text, 1.0, symbol="DrainAll")
+    assert preview(hit, query_terms("DrainAll"), context=0).focus_line == 31
+
+
 def test_json_groups_hits_by_file_in_best_hit_order_and_keeps_ranks():
     stream = io.StringIO()
     write_json(stream, json_messages(HITS, "refill bucket", "hybrid", 0.25, explain=True))
