@@ -16,7 +16,7 @@ from pathlib import Path
 import pathspec
 
 from indexer.errors import IndexError_
-from indexer.languages import language_for_path
+from indexer.languages import GENERATED_NAMES, language_for_path
 from indexer.types import SourceFile
 
 ALWAYS_SKIPPED_DIRS = (".git", ".codesearch")
@@ -115,6 +115,9 @@ def _stat_source(root: Path, rel: str, max_file_bytes: int, listing: Listing) ->
         return None
     if st.st_size > max_file_bytes:
         listing.skip(rel, "too_large")
+        return None
+    if rel.rpartition("/")[2] in GENERATED_NAMES:
+        listing.skip(rel, "generated")
         return None
     return SourceFile(rel, abs_path, st.st_size, st.st_mtime_ns, language_for_path(rel))
 

@@ -123,3 +123,10 @@ def test_read_source_reports_an_unreadable_path(plain_repo):
     with pytest.raises(SkipFile) as info:
         read_source(source, max_file_bytes=BIG, max_line_length=1000)
     assert info.value.reason == "unreadable"
+
+
+def test_lock_files_are_skipped_as_generated(any_repo):
+    (any_repo / "web" / "package-lock.json").write_text('{"lockfileVersion": 3}\n')
+    listing = list_files(any_repo, max_file_bytes=BIG)
+    assert "web/package-lock.json" not in {f.path for f in listing.files}
+    assert listing.skipped["generated"] == 1
