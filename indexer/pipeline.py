@@ -14,7 +14,7 @@ from indexer import store
 from indexer.chunking import chunk_file, content_hash, embed_text, estimate_tokens
 from indexer.lock import WriteLock
 from indexer.state import FileDiff, Identity, diff_files, racy_after
-from indexer.vectors import remove_vector_files, sync_vectors
+from indexer.vectors import remove_vector_files, resolve_kind, sync_vectors
 from indexer.walk import SkipFile, git_changed_paths, list_files, read_source
 
 
@@ -33,6 +33,12 @@ class IndexOptions:
 
     # The fields that change which files and chunks get indexed; their hash is stored in the meta table.
     CONTENT_FIELDS = ("max_file_bytes", "max_line_length")
+
+    def __post_init__(self) -> None:
+        resolve_kind(self.vector_index, 0)  # a bad kind fails here, not after the chunking
+        for name in ("max_file_bytes", "max_line_length", "files_per_commit", "embed_batch_size", "embed_batch_tokens"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"IndexOptions.{name} must be at least 1, not {getattr(self, name)}")
 
 
 class Progress(Protocol):

@@ -422,3 +422,9 @@ def test_a_reader_mid_run_gets_vectors_matching_its_sqlite_snapshot(plain_repo):
     index = open_index(plain_repo / ".codesearch")
     chunk_ids = {r[0] for r in index.conn.execute("SELECT id FROM chunks")}
     assert set(index_ids(index.vectors).tolist()) == chunk_ids
+
+
+@pytest.mark.parametrize("bad", [{"vector_index": "hnsw-ish"}, {"max_file_bytes": 0}, {"embed_batch_size": -1}])
+def test_bad_options_fail_before_anything_is_written(bad):
+    with pytest.raises(ValueError):
+        IndexOptions(**bad)
