@@ -130,20 +130,19 @@ def render_human(
         if explain and hit.explain:
             parts = "  ".join(f"{k}={v:.4g}" for k, v in hit.explain.items())
             console.print(f"  [dim]{escape(parts)}[/]", highlight=False, soft_wrap=True)
-        if context or len(view.window) == 1:
-            code = "\n".join(view.window)
-            console.print(
-                Syntax(
-                    code,
-                    Syntax.guess_lexer(hit.path, code),
-                    line_numbers=True,
-                    start_line=view.first_line,
-                    highlight_lines={view.focus_line},
-                    theme="ansi_dark",
-                    background_color="default",
-                    word_wrap=True,
-                )
+        code = "\n".join(view.window)
+        console.print(
+            Syntax(
+                code,
+                Syntax.guess_lexer(hit.path, code),
+                line_numbers=True,
+                start_line=view.first_line,
+                highlight_lines={view.focus_line},
+                theme="ansi_dark",
+                background_color="default",
+                word_wrap=True,
             )
+        )
 
 
 def _header(hit: Hit, view: Preview) -> str:
