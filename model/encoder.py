@@ -72,7 +72,9 @@ class Encoder:
         if truncate_dim is not None and not 0 < truncate_dim <= config.hidden_size:
             raise ModelError(f"truncate_dim must be between 1 and {config.hidden_size}, not {truncate_dim}")
         self.dim = truncate_dim or config.hidden_size  # Matryoshka truncation keeps the first `dim` values
-        self.fingerprint = f"{fingerprint}-{dtype}-{self.dim}"
+        # Weights and width only: bf16 and float32 vectors of one model are interchangeable (cosine
+        # >= 0.9999), so moving an index to a machine that picks another precision needs no re-embedding.
+        self.fingerprint = f"{fingerprint}-{self.dim}"
         self.token_budget = max(token_budget, self.max_tokens)
         self.truncated_inputs = 0  # inputs cut to max_tokens by the last embed call
         self.auto_cosine: float | None = None  # the probe's cosine when dtype="auto" chose a precision
