@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
-import sqlite3
+import subprocess
 
 import pytest
 
@@ -227,3 +228,23 @@ def test_index_with_vectors_is_not_degraded_when_its_model_is_unavailable(cli, r
     assert json.loads(cli("status", repo, "--json").stdout)["vectors"] > 0
     dropped = cli("index", repo, "--lexical-only", "--quiet")
     assert dropped.exit_code == 0 and json.loads(cli("status", repo, "--json").stdout)["vectors"] == 0
+
+
+def test_index_since_a_commit_looks_only_at_what_git_says_changed(cli, repo, fake_model):
+    def git(*args):
+        subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                       env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+                            "GIT_COMMITTER_EMAIL": "t@t"})
+
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "first")
+    assert cli("index", repo, "--quiet").exit_code == 0
+    first = json.loads(cli("status", repo, "--json").stdout)["last_commit"]
+    assert first
+    (repo / "src" / "queue.go").write_text("package queue\n\nfunc Size() int { return 0 }\n")
+    git("commit", "-qam", "second")
+    run = cli("index", repo, "--since", first)
+    assert run.exit_code == 0, run.stderr
+    assert "0 new, 1 changed, 0 deleted" in run.stdout
+    assert json.loads(cli("status", repo, "--json").stdout)["last_commit"] != first
