@@ -84,13 +84,16 @@ class Encoder:
         return [len(e.ids) for e in self.tokenizer.encode_batch(self._with_prompt("document", texts))]
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self.embed(self._with_prompt("document", texts))
+        return self.embed(self._with_prompt("document", texts), self._pooled_from("document"))
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self.embed(self._with_prompt("query", texts))
+        return self.embed(self._with_prompt("query", texts), self._pooled_from("query"))
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """float32 `(len(texts), dim)`, L2-normalised, in input order; no prompt is added."""
+    def embed(self, texts: Sequence[str], pooled_from: int = 0) -> np.ndarray:
+        """float32 `(len(texts), dim)`, L2-normalised, in input order; no prompt is added.
+
+        Mean pooling starts at token `pooled_from` of each text (see `_pooled_from`).
+        """
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
@@ -98,22 +101,30 @@ class Encoder:
         self.truncated_inputs = sum(truncated for _, truncated in ids)
         sequences = [seq for seq, _ in ids]
         for batch in pack_sequences([len(s) for s in sequences], self.token_budget):
-            pooled = self.pool_batch([sequences[i] for i in batch])
+            pooled = self.pool_batch([sequences[i] for i in batch], pooled_from)
             out[batch] = pooled.numpy()
         return out
 
     @torch.inference_mode()
-    def pool_batch(self, sequences: list[list[int]]) -> torch.Tensor:
+    def pool_batch(self, sequences: list[list[int]], pooled_from: int = 0) -> torch.Tensor:
         """Pooled, truncated, L2-normalised float32 embeddings of token-id sequences, on the CPU."""
         seqlens = [len(s) for s in sequences]
         input_ids = torch.tensor([t for s in sequences for t in s], dtype=torch.long, device=self.device)
         hidden = self.model(input_ids, seqlens)  # (total_tokens, hidden)
-        pooled = pool(hidden, seqlens, self.info.pooling)[:, : self.dim]  # (batch, dim)
+        pooled = pool(hidden, seqlens, self.info.pooling, pooled_from)[:, : self.dim]  # (batch, dim)
         return torch.nn.functional.normalize(pooled, dim=-1).cpu()
 
     def _with_prompt(self, kind: str, texts: Sequence[str]) -> list[str]:
         prompt = self.info.prompts.get(kind, "")
         return [prompt + t for t in texts]
+
+    def _pooled_from(self, kind: str) -> int:
+        """Tokens that mean pooling skips: with include_prompt false, [CLS] and the prompt's tokens,
+        counted the way sentence-transformers counts them (the prompt tokenised alone, less [SEP])."""
+        prompt = self.info.prompts.get(kind, "")
+        if self.info.pooling != "mean" or self.info.include_prompt or not prompt:
+            return 0
+        return len(self.tokenizer.encode(prompt).ids) - 1
 
     def _truncate(self, ids: list[int]) -> tuple[list[int], bool]:
         """Keep the first max_tokens - 1 tokens and the closing special token ([SEP])."""
@@ -122,15 +133,18 @@ class Encoder:
         return ids[: self.max_tokens - 1] + ids[-1:], True
 
 
-def pool(hidden: torch.Tensor, seqlens: list[int], mode: str) -> torch.Tensor:
-    """sentence-transformers pooling of packed hidden states: CLS = first token, mean = over all tokens."""
+def pool(hidden: torch.Tensor, seqlens: list[int], mode: str, pooled_from: int = 0) -> torch.Tensor:
+    """sentence-transformers pooling of packed hidden states: CLS = first token, mean = over all tokens
+    from `pooled_from` on (at least the last token of each sequence)."""
     lengths = torch.tensor(seqlens, device=hidden.device)
+    starts = torch.cumsum(lengths, 0) - lengths
     if mode == "cls":
-        starts = torch.cumsum(lengths, 0) - lengths
         return hidden[starts]  # (batch, hidden)
     seq_index = torch.repeat_interleave(torch.arange(len(seqlens), device=hidden.device), lengths)
-    sums = hidden.new_zeros(len(seqlens), hidden.shape[1]).index_add_(0, seq_index, hidden)
-    return sums / lengths[:, None].to(hidden.dtype)  # (batch, hidden)
+    skipped = torch.clamp(lengths - 1, max=pooled_from)  # (batch,)
+    kept = torch.arange(hidden.shape[0], device=hidden.device) - starts[seq_index] >= skipped[seq_index]
+    sums = hidden.new_zeros(len(seqlens), hidden.shape[1]).index_add_(0, seq_index[kept], hidden[kept])
+    return sums / (lengths - skipped)[:, None].to(hidden.dtype)  # (batch, hidden)
 
 
 def resolve_dtype(dtype: str, device: torch.device) -> str:

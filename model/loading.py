@@ -39,6 +39,7 @@ class SentenceTransformersInfo:
     pooling: str = "mean"  # "cls" (first token) or "mean" (over all tokens, special ones included)
     prompts: dict[str, str] = field(default_factory=dict)  # e.g. {"query": "search_query: "}
     max_seq_length: int | None = None
+    include_prompt: bool = True  # False: mean pooling leaves out the prompt's tokens (and [CLS])
 
 
 def resolve_checkpoint(name_or_path: str | os.PathLike) -> Path:
@@ -162,9 +163,12 @@ def read_sentence_transformers(folder: Path) -> SentenceTransformersInfo:
             pooling = "mean"
         else:
             raise ModelError(f"{folder}: unsupported pooling mode in {pooling_dir}/config.json (only cls and mean)")
+    include_prompt = bool((pooling_config or {}).get("include_prompt", True))
     prompts = (_json_or_none(folder / "config_sentence_transformers.json") or {}).get("prompts") or {}
     max_seq_length = (_json_or_none(folder / "sentence_bert_config.json") or {}).get("max_seq_length")
-    return SentenceTransformersInfo(pooling=pooling, prompts=dict(prompts), max_seq_length=max_seq_length)
+    return SentenceTransformersInfo(
+        pooling=pooling, prompts=dict(prompts), max_seq_length=max_seq_length, include_prompt=include_prompt
+    )
 
 
 def _json_or_none(path: Path):

@@ -165,6 +165,7 @@ def build_tiny_checkpoint(
     max_seq_length: int | None = None,
     prompts: dict[str, str] | None = None,
     sentence_transformers: bool = True,
+    include_prompt: bool = True,
     seed: int = 0,
 ) -> Path:
     """Write a tiny ModernBERT checkpoint folder into `dest` and return `dest`.
@@ -203,7 +204,7 @@ def build_tiny_checkpoint(
             "pooling_mode_mean_tokens": pooling == "mean",
             "pooling_mode_max_tokens": False,
             "pooling_mode_mean_sqrt_len_tokens": False,
-            "include_prompt": True,
+            "include_prompt": include_prompt,
         }
         (dest / "1_Pooling" / "config.json").write_text(json.dumps(pooling_config, indent=2) + "\n")
         st_config = {"prompts": DEFAULT_PROMPTS if prompts is None else prompts, "default_prompt_name": None}

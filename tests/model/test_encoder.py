@@ -69,6 +69,17 @@ def test_pooling_matches_sentence_transformers_definition(tmp_path, pooling):
     assert np.abs(enc.embed(TEXTS) - expected).max() < 1e-4
 
 
+def test_mean_pooling_without_the_prompt(tmp_path):
+    """include_prompt false (sentence-transformers): mean over the tokens after [CLS] and the prompt."""
+    folder = build_tiny_checkpoint(tmp_path, pooling="mean", include_prompt=False)
+    enc = load_encoder(folder, dtype="float32")
+    skip = len(enc.tokenizer.encode("search_query: ", add_special_tokens=False).ids) + 1
+    ids = [e.ids for e in enc.tokenizer.encode_batch(["search_query: " + t for t in TEXTS])]
+    states = reference_hidden(reference_model(folder), ids, pad_id=3)
+    expected = torch.nn.functional.normalize(torch.stack([s[skip:].mean(0) for s in states]), dim=-1)
+    assert np.abs(enc.embed_queries(TEXTS) - expected.numpy()).max() < 1e-4
+
+
 def test_long_inputs_are_truncated_and_counted(tmp_path):
     enc = load_encoder(build_tiny_checkpoint(tmp_path, max_seq_length=40), dtype="float32")
     assert enc.max_tokens == 40
