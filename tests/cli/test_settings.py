@@ -75,3 +75,9 @@ def test_explicit_model_tells_a_chosen_model_from_the_default(tmp_path):
     assert explicit_model({}, tmp_path, environ={"CODESEARCH_MODEL": "m"})
     _pyproject(tmp_path, 'model = "m"')
     assert explicit_model({}, tmp_path, environ={})
+
+
+def test_default_model_is_the_model_packages_default():
+    import model
+
+    assert DEFAULT_MODEL_ID == model.DEFAULT_MODEL_ID
