@@ -49,6 +49,7 @@ class SearchOptions:
     fusion: str = "scores"  # "scores" | "rrf" (indexer.fusion); scores measured better (BENCHMARKS.md)
     candidates: int = 200  # candidates taken from each retriever before fusion and ranking
     ranking: bool = True  # apply the ranking layer (off: fused order only, for the benchmark's floor)
+    rescore: bool = True  # hybrid: score lexical candidates semantically too, beyond FAISS's top ones
 
 
 @dataclass
@@ -118,7 +119,17 @@ def _candidate_lists(index, plan: QueryPlan, encoder, mode: str, options: Search
             # query they add as much noise as they find (BENCHMARKS.md).
             lists["expanded"] = lexical_candidates(index.conn, plan.terms + plan.expansions, pool, options)
     if mode in ("hybrid", "semantic"):
-        lists["semantic"] = semantic_candidates(index, encoder, plan.text, pool, filtered)
+        query_vector = embed_query(index, encoder, plan.text)
+        semantic = semantic_candidates(index, query_vector, pool, filtered)
+        if mode == "hybrid" and options.rescore:
+            # Give lexical candidates the semantic score they have even when outside FAISS's top `pool`,
+            # so fusion compares like with like instead of counting a missing score as zero.
+            seen = {cid for cid, _ in semantic}
+            missing = list(dict.fromkeys(cid for name in ("lexical", "expanded")
+                                         for cid, _ in lists.get(name, ()) if cid not in seen))
+            semantic = sorted(semantic + stored_similarities(index, query_vector, missing),
+                              key=lambda pair: (-pair[1], pair[0]))
+        lists["semantic"] = semantic
     return lists
 
 
@@ -143,20 +154,45 @@ def lexical_candidates(conn, terms: Sequence[str], limit: int, options: SearchOp
     return [(int(cid), float(score)) for cid, score in conn.execute(sql, (expression, *params, limit))]
 
 
-def semantic_candidates(index, encoder, query: str, limit: int, filtered: bool) -> list[tuple[int, float]]:
+def embed_query(index, encoder, query: str) -> np.ndarray:
+    """The query's (1, dim) float32 vector; SemanticSearchUnavailable when it does not fit the index."""
+    query_vector = np.ascontiguousarray(encoder.embed_queries([query]), dtype=np.float32)
+    if query_vector.shape[1] != index.vectors.d:
+        raise SemanticSearchUnavailable(
+            f"the encoder makes {query_vector.shape[1]}-dim vectors but the index holds {index.vectors.d}-dim"
+            " ones; reindex with this model"
+        )
+    return query_vector
+
+
+def semantic_candidates(index, query_vector: np.ndarray, limit: int, filtered: bool) -> list[tuple[int, float]]:
     """(chunk id, cosine similarity), best first. With filters, every vector is scored (flat search)."""
-    vectors = index.vectors
-    total = int(vectors.ntotal)
+    total = int(index.vectors.ntotal)
     if total == 0:
         return []
-    query_vector = np.ascontiguousarray(encoder.embed_queries([query]), dtype=np.float32)
-    if query_vector.shape[1] != vectors.d:
-        raise SemanticSearchUnavailable(
-            f"the encoder makes {query_vector.shape[1]}-dim vectors but the index holds {vectors.d}-dim ones;"
-            " reindex with this model"
-        )
-    scores, ids = vectors.search(query_vector, total if filtered else min(limit, total))
+    scores, ids = index.vectors.search(query_vector, total if filtered else min(limit, total))
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+
+def stored_similarities(index, query_vector: np.ndarray, chunk_ids: Sequence[int]) -> list[tuple[int, float]]:
+    """(chunk id, cosine similarity) for the given chunks, from the embeddings stored in SQLite."""
+    model_id = (index.meta or {}).get("model_id")
+    if not chunk_ids or not model_id:
+        return []
+    pairs: list[tuple[int, float]] = []
+    for start in range(0, len(chunk_ids), 500):
+        batch = list(chunk_ids[start:start + 500])
+        rows = index.conn.execute(
+            # CROSS JOIN keeps chunks as the outer loop: a few id lookups, not a scan of every embedding.
+            "SELECT c.id, e.vector FROM chunks c CROSS JOIN embeddings e"
+            f" ON e.model_id = ? AND e.content_hash = c.content_hash WHERE c.id IN ({', '.join('?' * len(batch))})",
+            (model_id, *batch),
+        ).fetchall()
+        if rows:
+            matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+            if matrix.shape[1] == query_vector.shape[1]:
+                pairs.extend(zip((int(r[0]) for r in rows), (matrix @ query_vector[0]).tolist()))
+    return pairs
 
 
 def _sql_filters(options: SearchOptions) -> tuple[str, list]:

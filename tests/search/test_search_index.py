@@ -152,3 +152,12 @@ def test_a_file_changed_on_disk_is_marked_stale(tmp_path, encoder):
     assert stale["src/geometry.py"] is True
     assert stale["links/geometry_alias.py"] is True  # the link points at the edited file
     assert not any(v for p, v in stale.items() if p not in ("src/geometry.py", "links/geometry_alias.py"))
+
+
+def test_hybrid_gives_lexical_candidates_their_semantic_score(index, encoder):
+    query = "parse the config file into a dict"
+    narrow = SearchOptions(mode="hybrid", candidates=3, k=10)
+    rescored = search(index, query, encoder, narrow).hits
+    assert all("semantic" in h.explain for h in rescored if "lexical" in h.explain)
+    plain = search(index, query, encoder, SearchOptions(mode="hybrid", candidates=3, k=10, rescore=False)).hits
+    assert any("semantic" not in h.explain for h in plain if "lexical" in h.explain)
