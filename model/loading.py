@@ -24,7 +24,7 @@ from model.modernbert import ModernBertModel
 # sentence-transformers exports of the whole pipeline ("0.model.", "0.auto_model.").
 KEY_PREFIXES = ("", "model.", "0.model.", "0.auto_model.", "auto_model.")
 # Heads that sit beside the encoder in the same file (masked-LM, classifiers) and are not ours to load.
-IGNORED_HEADS = ("head.", "decoder.", "classifier.", "dense.")
+IGNORED_HEADS = ("head.", "decoder.", "classifier.")
 CHECKPOINT_FILES = [
     "config.json", "model.safetensors", "model.safetensors.index.json", "model-*.safetensors",
     "tokenizer.json", "modules.json", "1_Pooling/config.json", "config_sentence_transformers.json",
