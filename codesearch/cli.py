@@ -44,6 +44,7 @@ class Kind(str, Enum):
 
 
 # Options shared by the commands that may load the model.
+ModeOpt = typer.Option(None, "--mode", help="hybrid (default), semantic or lexical.")
 ModelOpt = typer.Option(None, "--model", help="Model folder or Hugging Face hub id (default: gte-modernbert-base).")
 DeviceOpt = typer.Option(None, "--device", help="torch device: auto, cpu, cuda, cuda:1, ... (default: auto).")
 DtypeOpt = typer.Option(None, "--dtype", help="Weights dtype: auto, float32, bfloat16, float16 (default: auto).")
@@ -173,7 +174,7 @@ def search(
     path: Optional[Path] = typer.Argument(
         None, help="Search the repository holding PATH, restricted to PATH when it is a part of it."
     ),
-    mode: Optional[Mode] = typer.Option(None, "--mode", help="hybrid (default), semantic or lexical."),
+    mode: Optional[Mode] = ModeOpt,
     top: Optional[int] = typer.Option(None, "-k", "--top", min=1, help="Number of hits (default: 10)."),
     lang: List[str] = typer.Option([], "--lang", help="Only this language (repeatable), e.g. python."),
     path_glob: List[str] = typer.Option(
@@ -267,7 +268,7 @@ def evaluate(
     ctx: typer.Context,
     queries: Path = typer.Argument(..., help="JSON Lines of {\"query\": ..., \"relevant\": [path or path:start-end]}."),
     path: Optional[Path] = typer.Argument(None, help="A path in the indexed repository (default: the current one)."),
-    mode: Optional[Mode] = typer.Option(None, "--mode", help="hybrid (default), semantic or lexical."),
+    mode: Optional[Mode] = ModeOpt,
     per_query: bool = typer.Option(False, "--per-query", help="Add one row per query."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object: mode, metrics and per-query records."),
     model: Optional[str] = ModelOpt,
