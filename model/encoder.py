@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from model.allocator import keep_freed_memory
 from model.errors import ModelError
 from model.loading import (
     SentenceTransformersInfo,
@@ -194,6 +195,8 @@ def load_encoder(
     if torch_device.type == "cuda" and not torch.cuda.is_available():
         raise ModelError("device 'cuda' was asked for but no CUDA GPU is available")
     precision = resolve_dtype(dtype, torch_device)
+    if torch_device.type == "cpu":
+        keep_freed_memory()  # large activations are reused, not page-faulted in anew (model/allocator.py)
     folder = resolve_checkpoint(path_or_model_id)
     config = read_config(folder)
     info = read_sentence_transformers(folder)
