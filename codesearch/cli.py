@@ -47,7 +47,7 @@ class Kind(str, Enum):
 ModeOpt = typer.Option(None, "--mode", help="hybrid (default), semantic or lexical.")
 ModelOpt = typer.Option(None, "--model", help="Model folder or Hugging Face hub id (default: gte-modernbert-base).")
 DeviceOpt = typer.Option(None, "--device", help="torch device: auto, cpu, cuda, cuda:1, ... (default: auto).")
-DtypeOpt = typer.Option(None, "--dtype", help="Weights dtype: auto, float32, bfloat16, float16 (default: auto).")
+DtypeOpt = typer.Option(None, "--dtype", help="Encoder precision: auto, float32, bfloat16, int8 (default: auto).")
 IndexDirOpt = typer.Option(
     None, "--index-dir", help="Index folder (default: .codesearch/ at the repository root).", show_default=False
 )

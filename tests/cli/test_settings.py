@@ -81,3 +81,13 @@ def test_default_model_is_the_model_packages_default():
     import model
 
     assert DEFAULT_MODEL_ID == model.DEFAULT_MODEL_ID
+
+
+def test_every_dtype_the_cli_accepts_is_one_the_model_accepts():
+    import torch
+
+    from codesearch.settings import DTYPES
+    from model.encoder import resolve_dtype
+
+    for dtype in DTYPES:
+        assert resolve_dtype(dtype, torch.device("cpu")) in ("float32", "bfloat16", "int8")
