@@ -8,6 +8,7 @@ and the cosine of our CLS-pooled embeddings against the float32 reference.
     python benchmarks/encoder.py                          # everything (long: the reference is slow)
     python benchmarks/encoder.py --cases mixed 1x8192 --precisions bfloat16 --repeats 1
     python benchmarks/encoder.py --no-reference --precisions float32 bfloat16 int8   # ours only
+    python benchmarks/encoder.py --device cuda            # on a GPU (flash-attn when installed)
 """
 from __future__ import annotations
 
@@ -49,10 +50,11 @@ def random_sequences(lengths: list[int], rng: torch.Generator) -> list[list[int]
 def run_ours(model: ModernBertModel, sequences: list[list[int]], token_budget: int) -> torch.Tensor:
     """CLS embeddings in input order, batched the way the Encoder batches them."""
     out = torch.empty(len(sequences), model.config.hidden_size)
+    device = model.embeddings.tok_embeddings.weight.device
     for batch in pack_sequences([len(s) for s in sequences], token_budget):
         seqlens = [len(sequences[i]) for i in batch]
-        ids = torch.tensor([t for i in batch for t in sequences[i]])
-        out[batch] = pool(model(ids, seqlens), seqlens, "cls")
+        ids = torch.tensor([t for i in batch for t in sequences[i]], device=device)
+        out[batch] = pool(model(ids, seqlens), seqlens, "cls").float().cpu()
     return out
 
 
@@ -64,7 +66,8 @@ def run_reference(model, sequences: list[list[int]]) -> torch.Tensor:
     for row, seq in enumerate(sequences):
         ids[row, : len(seq)] = torch.tensor(seq)
         mask[row, : len(seq)] = 1
-    return model(input_ids=ids, attention_mask=mask).last_hidden_state[:, 0].float()
+    device = model.embeddings.tok_embeddings.weight.device
+    return model(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state[:, 0].float().cpu()
 
 
 def timed(fn, repeats: int):
@@ -72,7 +75,7 @@ def timed(fn, repeats: int):
     best, result = float("inf"), None
     for _ in range(repeats):
         start = time.perf_counter()
-        result = fn()
+        result = fn()  # its result is copied to the CPU, which waits for a GPU to finish
         best = min(best, time.perf_counter() - start)
     return best, result
 
@@ -84,6 +87,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="timed runs of ours after a warm-up (best is kept)")
     parser.add_argument("--no-reference", action="store_true", help="time only our model")
     parser.add_argument("--token-budget", type=int, default=16384)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (both models run there)")
     args = parser.parse_args()
     # What load_encoder does on the CPU; it applies to the whole process, so to the reference as well.
     print(f"malloc keeps freed memory: {keep_freed_memory()}")
@@ -93,19 +97,22 @@ def main() -> None:
 
     hf_config = HFConfig(**BASE, pad_token_id=PAD)
     hf_config._attn_implementation = "sdpa"
+    device = torch.device(args.device)
     reference = HFModel(hf_config).eval()
     # Weights scaled so every layer moves the residual stream as much as trained ones do (transformers'
     # own init barely changes it, which would make any precision look exact).
     state = random_state_dict(hidden=768, layers=22, intermediate=1152, vocab=50368, bias=False, seed=0)
     reference.load_state_dict(state, strict=True)
-    reference_bf16 = copy.deepcopy(reference).to(torch.bfloat16)  # a copy: casting back would lose bits
+    reference_bf16 = copy.deepcopy(reference).to(device, torch.bfloat16)  # a copy: casting back would lose bits
+    reference = reference.to(device)
 
     def ours_in(precision: str) -> ModernBertModel:
         model = ModernBertModel(ModernBertConfig.from_dict({**BASE, "pad_token_id": PAD}))
         model.load_checkpoint_state(state)
-        return set_precision(model.eval(), precision)
+        return set_precision(model.eval().to(device), precision)
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load {os.getloadavg()[0]:.1f}")
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
+    print(f"torch {torch.__version__}, {where}, load {os.getloadavg()[0]:.1f}")
     print(f"{'case':>8} {'precision':>9} {'tokens':>6} {'ours tok/s':>10} {'ref tok/s':>9} {'ratio':>6} {'cos min':>8} {'cos mean':>8}")
     rng = torch.Generator().manual_seed(0)
     # All cases are drawn in one fixed order, so a subset sees the same sequences as a full run.
