@@ -2,14 +2,16 @@
 
 `list_files` names the candidate files with their stat (cheap: no file is opened), honouring .gitignore
 (nested ones too), .git/info/exclude and .codesearchignore; in a git checkout it asks git for its file
-list. `read_source` opens one candidate and decides whether it is indexable text (not binary, valid
-UTF-8, not minified). Problems with one file become a `SkipFile` reason, never a crash.
+list. A symlink to a file that the walk lists anyway is skipped as a duplicate, so each piece of code
+is indexed once. `read_source` opens one candidate and decides whether it is indexable text (not binary,
+valid UTF-8, not minified). Problems with one file become a `SkipFile` reason, never a crash.
 """
 from __future__ import annotations
 
 import os
 import stat
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,14 +67,23 @@ def list_files(
         paths = _walk_paths(root, listing)
     extra_ignore = _ignore_spec(root / IGNORE_FILE)
     skipped_prefixes = _skipped_prefixes(root, index_dir)
+    all_paths = set(paths)
+
+    def candidate(rel: str) -> bool:
+        if any(rel == p or rel.startswith(p + "/") for p in skipped_prefixes) or _in_skipped_dir(rel):
+            return False
+        return extra_ignore is None or not extra_ignore.match_file(rel)
+
+    def listed_anyway(target: str) -> bool:
+        # Asked of all paths, not just `only_paths`: a --since run decides as a full walk does.
+        return target in all_paths and candidate(target)
+
     for rel in sorted(paths):
         if only_paths is not None and rel not in only_paths:
             continue
-        if any(rel == p or rel.startswith(p + "/") for p in skipped_prefixes) or _in_skipped_dir(rel):
+        if not candidate(rel):
             continue
-        if extra_ignore is not None and extra_ignore.match_file(rel):
-            continue
-        source = _stat_source(root, rel, max_file_bytes, listing)
+        source = _stat_source(root, rel, max_file_bytes, listing, listed_anyway)
         if source is not None:
             listing.files.append(source)
     return listing
@@ -92,17 +103,23 @@ def _skipped_prefixes(root: Path, index_dir: Path | None) -> list[str]:
     return prefixes
 
 
-def _stat_source(root: Path, rel: str, max_file_bytes: int, listing: Listing) -> SourceFile | None:
+def _stat_source(
+    root: Path, rel: str, max_file_bytes: int, listing: Listing, listed_anyway: Callable[[str], bool]
+) -> SourceFile | None:
     abs_path = os.path.join(root, rel)  # plain strings: this runs for every file on every run
     try:
         st = os.lstat(abs_path)
         if stat.S_ISLNK(st.st_mode):
-            # Symlinks are indexed only when they point at a regular file inside the root.
+            # Symlinks are indexed only when they point at a regular file inside the root, and under
+            # the link's path only when the walk does not list that file itself (it may be ignored).
             target = Path(abs_path).resolve(strict=True)
             if not target.is_relative_to(root):
                 listing.skip(rel, "symlink_outside_root")
                 return None
             st = os.stat(target)
+            if stat.S_ISREG(st.st_mode) and listed_anyway(target.relative_to(root).as_posix()):
+                listing.skip(rel, "symlink_duplicate")  # expected, so no warning
+                return None
         if not stat.S_ISREG(st.st_mode):
             if stat.S_ISDIR(st.st_mode):
                 return None  # a symlink to a directory or a git submodule: never descended

@@ -70,8 +70,50 @@ def test_symlink_to_a_file_outside_the_root_is_skipped(any_repo, tmp_path):
     assert listing.skipped.get("symlink_outside_root", 0) >= 1
 
 
-def test_symlink_to_a_file_inside_the_root_is_listed(any_repo):
-    assert "links/geometry_alias.py" in listed(any_repo)
+def test_symlink_to_a_listed_file_is_skipped_as_a_duplicate(any_repo):
+    # Regression: links/geometry_alias.py -> ../src/geometry.py was indexed twice, giving duplicate hits.
+    (any_repo / "links" / "alias_of_alias.py").symlink_to("geometry_alias.py")
+    listing = list_files(any_repo, max_file_bytes=BIG)
+    paths = {f.path for f in listing.files}
+    assert "src/geometry.py" in paths
+    assert not paths & {"links/geometry_alias.py", "links/alias_of_alias.py"}
+    assert listing.skipped["symlink_duplicate"] == 2  # not the loop, a link to a directory
+    assert not any(path.startswith("links/") for path, _ in listing.warnings)
+
+
+UNLISTED_TARGETS = [
+    "docs/private_notes.md",  # in .codesearchignore
+    "build/bundle.js",  # in a directory named in .gitignore
+    "vendor/generated/parser_tables.py",  # in a directory named in a nested .gitignore
+    ".codesearch/kept.py",  # in a directory the walk always skips
+]
+
+
+def link_to(root: Path, target: str) -> str:
+    """A relative symlink links/alias_<name> -> target (created when missing); returns the link's path."""
+    (root / target).parent.mkdir(exist_ok=True)
+    if not (root / target).exists():
+        (root / target).write_text("KEPT = 1\n")
+    link = root / "links" / f"alias_{Path(target).name}"
+    link.symlink_to(os.path.relpath(root / target, link.parent))
+    return f"links/{link.name}"
+
+
+@pytest.mark.parametrize("target", UNLISTED_TARGETS)
+def test_symlink_to_an_unlisted_file_inside_the_root_is_listed_under_its_own_path(any_repo, target):
+    link = link_to(any_repo, target)
+    listing = list_files(any_repo, max_file_bytes=BIG)
+    paths = {f.path for f in listing.files}
+    assert target not in paths and link in paths
+    assert listing.skipped["symlink_duplicate"] == 1  # only links/geometry_alias.py
+
+
+def test_dangling_symlink_is_neither_listed_nor_counted(any_repo):
+    before = list_files(any_repo, max_file_bytes=BIG)
+    (any_repo / "links" / "gone.py").symlink_to("../src/no_such_file.py")
+    after = list_files(any_repo, max_file_bytes=BIG)
+    assert "links/gone.py" not in {f.path for f in after.files}
+    assert (after.skipped, after.warnings) == (before.skipped, before.warnings)
 
 
 def test_size_limit_skips_the_oversized_file(any_repo):
@@ -93,6 +135,17 @@ def test_index_dir_inside_the_root_is_skipped(plain_repo):
 
 def test_only_paths_restricts_the_stat_pass(any_repo):
     assert listed(any_repo, only_paths={"src/queue.go", "no/such/file.py"}) == {"src/queue.go"}
+
+
+def test_only_paths_decides_symlinks_as_the_full_walk_does(any_repo):
+    # --since names the link alone; whether its target is listed anyway is still judged on every path.
+    links = ["links/geometry_alias.py", link_to(any_repo, "docs/private_notes.md")]
+    full = listed(any_repo)
+    for link in links:
+        only = list_files(any_repo, max_file_bytes=BIG, only_paths={link})
+        assert {f.path for f in only.files} == full & {link}
+    assert list_files(any_repo, max_file_bytes=BIG, only_paths={links[0]}).skipped == {"symlink_duplicate": 1}
+    assert listed(any_repo, only_paths={links[1]}) == {links[1]}
 
 
 def _source(root: Path, rel: str) -> SourceFile:
