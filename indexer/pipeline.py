@@ -15,7 +15,7 @@ from indexer.chunking import chunk_file, content_hash, embed_text, estimate_toke
 from indexer.lock import WriteLock
 from indexer.state import FileDiff, Identity, diff_files, racy_after
 from indexer.vectors import remove_vector_files, resolve_kind, sync_vectors
-from indexer.walk import SkipFile, git_changed_paths, list_files, read_source
+from indexer.walk import WALK_VERSION, SkipFile, git_changed_paths, list_files, read_source
 
 
 DEFAULT_MAX_TOKENS = 8192  # chunk size of a lexical-only index: the context of the default model
@@ -89,8 +89,11 @@ def index_repository(root, index_dir, encoder, options: IndexOptions, *, since=N
             only = git_changed_paths(root, since) if since else None  # before any write: REV may be bad
             summary.rebuilt_reason = _adopt_identity(conn, index_dir, Identity.of(encoder, options), full, encoder)
             stored = store.stored_files(conn)
+            meta = store.read_meta(conn)
             if summary.rebuilt_reason or any(f.content_hash is None for f in stored.values()):
                 only = None  # files invalidated by this or an interrupted run need the full pass
+            if stored and meta.get("walk_version") != str(WALK_VERSION):
+                only = None  # files listed by older walk rules may be listed no more
             progress.stage("scan", None)
             scan_started_ns = time.time_ns()
             listing = list_files(root, max_file_bytes=options.max_file_bytes, index_dir=index_dir, only_paths=only)
@@ -98,8 +101,7 @@ def index_repository(root, index_dir, encoder, options: IndexOptions, *, since=N
             summary.skipped.update(listing.skipped)
             for path, reason in listing.warnings:
                 _warn(summary, progress, path, reason)
-            previous_scan = store.read_meta(conn).get("scan_started_ns")
-            diff = diff_files(listing.files, stored, only, racy_after(previous_scan))
+            diff = diff_files(listing.files, stored, only, racy_after(meta.get("scan_started_ns")))
             first_new_chunk = conn.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0]
             _chunk_and_store(conn, diff, stored, encoder, options, summary, progress)
             if encoder is not None:
@@ -258,7 +260,13 @@ def _finish(conn, root: Path, summary: IndexSummary, scan_started_ns: int) -> No
     last_commit = head.stdout.strip() if head.returncode == 0 else None
     store.write_meta(
         conn,
-        {"indexed_at": now, "last_commit": last_commit, "scan_started_ns": str(scan_started_ns), "root": str(root)},
+        {
+            "indexed_at": now,
+            "last_commit": last_commit,
+            "scan_started_ns": str(scan_started_ns),
+            "root": str(root),
+            "walk_version": str(WALK_VERSION),
+        },
     )
     conn.execute("COMMIT")
     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")  # fold the run's writes into the main file

@@ -24,6 +24,9 @@ from indexer.types import SourceFile
 ALWAYS_SKIPPED_DIRS = (".git", ".codesearch")
 IGNORE_FILE = ".codesearchignore"
 _SNIFF_BYTES = 8192
+# Bumped when the rules for which paths are listed change: an index listed by older rules gets one full
+# pass (not just the paths of --since) to drop what they listed and these do not. 2: symlink_duplicate.
+WALK_VERSION = 2
 
 
 class SkipFile(Exception):

@@ -224,6 +224,58 @@ def test_since_with_an_unknown_revision_is_a_clear_error(git_repo):
         build(git_repo, FakeEncoder(), since="no-such-rev")
 
 
+@pytest.mark.parametrize("incremental", [False, True], ids=["full", "since"])
+def test_a_symlink_added_to_an_indexed_file_is_not_indexed(git_repo, incremental):
+    encoder = FakeEncoder()
+    build(git_repo, encoder)
+    head = git(git_repo, "rev-parse", "HEAD").strip()
+    (git_repo / "links" / "queue_alias.go").symlink_to("../src/queue.go")
+    summary = build(git_repo, encoder, since=head if incremental else None)
+    assert summary.skipped["symlink_duplicate"] == (1 if incremental else 2)  # a full pass sees both links
+    assert (summary.files_new, summary.files_changed, summary.files_deleted) == (0, 0, 0)
+    paths = {r[0] for r in chunk_rows(git_repo / ".codesearch")}
+    assert "src/queue.go" in paths and not any(p.startswith("links/") for p in paths)
+
+
+def build_with_the_old_walk(root, encoder, monkeypatch) -> None:
+    """An index as built before symlink_duplicate: links/geometry_alias.py stored beside its target."""
+    import indexer.pipeline
+    from indexer import store
+    from indexer.languages import language_for_path
+    from indexer.types import SourceFile
+    from indexer.walk import list_files
+
+    def old_list_files(root, **kwargs):
+        listing = list_files(root, **kwargs)
+        link = "links/geometry_alias.py"
+        st = (root / link).stat()
+        listing.files.append(SourceFile(link, str(root / link), st.st_size, st.st_mtime_ns, language_for_path(link)))
+        return listing
+
+    with monkeypatch.context() as patch:
+        patch.setattr(indexer.pipeline, "list_files", old_list_files)
+        build(root, encoder)
+    conn = store.connect(root / ".codesearch" / "index.sqlite")
+    conn.execute("DELETE FROM meta WHERE key = 'walk_version'")  # which the old pipeline did not write
+    conn.close()
+
+
+@pytest.mark.parametrize("incremental", [False, True], ids=["full", "since"])
+def test_an_index_holding_a_duplicate_symlink_drops_it_on_the_next_run(git_repo, monkeypatch, incremental):
+    encoder = FakeEncoder()
+    build_with_the_old_walk(git_repo, encoder, monkeypatch)
+    assert "links/geometry_alias.py" in {r[0] for r in chunk_rows(git_repo / ".codesearch")}
+    head = git(git_repo, "rev-parse", "HEAD").strip()
+    summary = build(git_repo, encoder, since=head if incremental else None)  # nothing changed since HEAD
+    assert (summary.files_new, summary.files_changed, summary.files_deleted) == (0, 0, 1)
+    assert summary.skipped["symlink_duplicate"] == 1
+    paths = {r[0] for r in chunk_rows(git_repo / ".codesearch")}
+    assert "src/geometry.py" in paths and "links/geometry_alias.py" not in paths
+    assert consistency_problems(git_repo / ".codesearch") == []
+    later = build(git_repo, encoder, since=head)  # the walk version is recorded: --since is narrow again
+    assert later.files_unchanged == 0 and later.files_deleted == 0
+
+
 def test_second_writer_gets_index_locked(plain_repo):
     with WriteLock(plain_repo / ".codesearch"):
         with pytest.raises(IndexLocked, match="is updating the index"):
