@@ -6,6 +6,9 @@ gives them back to the kernel when they are freed. A packed batch of 16k tokens 
 page: on the 2-core machine of BENCHMARKS.md that was 40% of the bf16 forward time. Telling malloc
 never to use `mmap` and never to trim the top of its heap makes it reuse the same memory batch after
 batch; the price is that a process keeps its peak heap until it exits (a CLI run, an index job).
+A freed block is reused only by a request it fits, and torch's 64-byte-aligned requests need a few
+bytes more than an equal-sized block just freed, so the heap can grow past the working set; over 150
+batches of varied lengths it grew as much as with malloc left alone (BENCHMARKS.md, memory table).
 
 `keep_freed_memory()` is called by `load_encoder` for CPU models; set CODESEARCH_MALLOC=system to
 leave malloc as it is (for a long-lived process that must give memory back).
