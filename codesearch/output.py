@@ -221,11 +221,18 @@ def write_json(stream: IO[str], messages: Iterable[dict]) -> None:
 
 
 def vimgrep_lines(hits: Sequence[Hit], query: str, read_line: LineReader | None = None) -> Iterable[str]:
-    """`path:line:column:text` per hit, as `rg --vimgrep` prints (for Vim/Neovim quickfix lists)."""
+    """`path:line:column:text` per hit, as `rg --vimgrep` prints (for Vim/Neovim quickfix lists).
+
+    A file hit and a definition hit inside it often focus on the same line: that line is listed once,
+    at the rank of its best hit.
+    """
     terms = query_terms(query)
+    seen: set[tuple[str, int]] = set()
     for hit in hits:
         view = preview(hit, terms, 0, read_line)
-        yield f"{hit.path}:{view.focus_line}:{view.column}:{view.line_text}"
+        if (hit.path, view.focus_line) not in seen:
+            seen.add((hit.path, view.focus_line))
+            yield f"{hit.path}:{view.focus_line}:{view.column}:{view.line_text}"
 
 
 

@@ -70,6 +70,13 @@ def test_vimgrep_lines_point_at_the_focus_line_and_column():
     assert list(vimgrep_lines(HITS[:1], "refill")) == ["src/rate_limiter.ex:9:8:  defp refill(bucket, now) do"]
 
 
+def test_vimgrep_lists_a_line_once_when_a_file_hit_and_a_function_hit_focus_on_it():
+    whole_file = _hit("src/rate_limiter.ex", 1, "defmodule RateLimiter do\n\n\n\n\n\n\n\n" + REFILL, 0.3, kind="file")
+    lines = list(vimgrep_lines([HITS[0], HITS[1], whole_file], "refill"))
+    assert preview(whole_file, query_terms("refill"), 0).focus_line == 9  # the same line as HITS[0]'s
+    assert lines == ["src/rate_limiter.ex:9:8:  defp refill(bucket, now) do", "src/queue.go:1:1:package queue"]
+
+
 def test_human_output_shows_location_symbol_snippet_and_stale_mark():
     console = Console(file=io.StringIO(), width=120, color_system=None)
     render_human(console, HITS, "refill bucket", context=1, explain=True, files_only=False)
