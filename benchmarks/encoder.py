@@ -9,6 +9,7 @@ and the cosine of our CLS-pooled embeddings against the float32 reference.
     python benchmarks/encoder.py --cases mixed 1x8192 --precisions bfloat16 --repeats 1
     python benchmarks/encoder.py --no-reference --precisions float32 bfloat16 int8   # ours only
     python benchmarks/encoder.py --device cuda            # on a GPU (flash-attn when installed)
+    python benchmarks/encoder.py --no-reference --cases mixed --precisions bfloat16 --profile   # where time goes
 """
 from __future__ import annotations
 
@@ -80,6 +81,14 @@ def timed(fn, repeats: int):
     return best, result
 
 
+def print_profile(fn) -> None:
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU, *([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])]) as prof:
+        fn()
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=10))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="+", default=CASES, choices=CASES)
@@ -88,6 +97,7 @@ def main() -> None:
     parser.add_argument("--no-reference", action="store_true", help="time only our model")
     parser.add_argument("--token-budget", type=int, default=16384)
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (both models run there)")
+    parser.add_argument("--profile", action="store_true", help="after each of our timings, torch.profiler's top ops")
     args = parser.parse_args()
     # What load_encoder does on the CPU; it applies to the whole process, so to the reference as well.
     print(f"malloc keeps freed memory: {keep_freed_memory()}")
@@ -130,6 +140,8 @@ def main() -> None:
         for precision in args.precisions:
             seconds, pooled = timed(lambda: run_ours(models[precision], sequences, args.token_budget), args.repeats)
             cosines = torch.nn.functional.cosine_similarity(pooled, truth)
+            if args.profile:
+                print_profile(lambda: run_ours(models[precision], sequences, args.token_budget))
             ref_rate, ratio = "-", "-"
             if not args.no_reference and precision in ("float32", "bfloat16"):
                 if precision not in ref_seconds:  # one run: the reference is slow, and steady

@@ -3,7 +3,8 @@
 glibc's malloc serves blocks larger than its mmap threshold (at most 32 MiB) with fresh `mmap`s and
 gives them back to the kernel when they are freed. A packed batch of 16k tokens makes activations of
 25-100 MiB, so every layer of every batch maps new memory and page-faults it in, zero-filled, page by
-page: on the 2-core machine of BENCHMARKS.md that was 40% of the bf16 forward time. Telling malloc
+page (`python benchmarks/encoder.py --profile` shows the copies and norms that pay for it; with
+`CODESEARCH_MALLOC=system` the mixed batch runs at about half the bf16 speed). Telling malloc
 never to use `mmap` and never to trim the top of its heap makes it reuse the same memory batch after
 batch; the price is that a process keeps its peak heap until it exits (a CLI run, an index job).
 A freed block is reused only by a request it fits, and torch's 64-byte-aligned requests need a few

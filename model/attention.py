@@ -14,7 +14,7 @@ views (rows may be strided: they are slices of the fused qkv projection).
   sequences; cost O(n * window), not O(n^2). For this the stream carries half_window padding rows in
   front and pads its end to whole blocks plus half_window rows; padding rows are never visible to
   real tokens. Blocks of 32 compute 160 scores per query for the 129 the window needs (blocks of 64:
-  192); in the base-size model that made local attention 5-10% faster than blocks of 64.
+  192); end to end the two measured the same within noise.
   When every sequence fits inside the window, local attention is global attention.
 - CUDA with flash-attn installed and half-precision tensors: flash-attn's varlen kernel, which handles
   the packed layout and the window natively. A CUDA kernel is never chosen for CPU tensors.
@@ -85,8 +85,8 @@ def bounded_shapes(device: torch.device, dtype: torch.dtype) -> bool:
     torch's CPU kernels for bfloat16 (oneDNN matmuls, the brgemm micro-kernels of flash attention)
     generate code for every new shape and keep it for the life of the process, 0.5-2 MB a shape
     (measured with torch 2.13; float32 goes through MKL and keeps nothing). Batches of texts of
-    varied lengths make new shapes all the time: an index run grew by about 20 MB a batch, without
-    bound. Padding the stream's rows, and each global attention to its sequence length's size class,
+    varied lengths make new shapes all the time: a run grew by ~17 MB a batch, without bound
+    (`python benchmarks/encoder_memory.py --no-size-classes`). Padding the stream's rows, and each global attention to its sequence length's size class,
     leaves at most ~130 shapes of each kind, for at most 6.25% more rows.
     """
     return device.type == "cpu" and dtype in (torch.bfloat16, torch.float16)
@@ -171,8 +171,9 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, plan: AttentionPla
     for run in plan.runs:
         end = run.start + run.count * run.length
         qs, ks, vs = (x[run.start:end].view(run.count, run.length, heads, dim) for x in (q, k, v))
-        if pad and run.length > 64 and size_class(run.length) > run.length:
-            o = _padded_attention(qs, ks, vs, size_class(run.length))
+        padded = size_class(run.length) if pad and run.length > 64 else run.length  # <= 64: few shapes anyway
+        if padded > run.length:
+            o = _padded_attention(qs, ks, vs, padded)
         else:
             o = F.scaled_dot_product_attention(qs.transpose(1, 2), ks.transpose(1, 2), vs.transpose(1, 2))
         out[run.start:end].view(run.count, run.length, heads, dim).copy_(o.transpose(1, 2))
