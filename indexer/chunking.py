@@ -19,7 +19,7 @@ from indexer.languages import LANGUAGES, definition_kind, definition_name, elixi
 from indexer.types import Chunk, SourceFile
 
 # Bump when chunk boundaries or headers change: stored chunks then no longer match a fresh build.
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 3
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -54,7 +54,7 @@ class Definition:
 @dataclass
 class ChunkedFile:
     chunks: list[Chunk]
-    parse_failed: bool = False
+    parse_failed: bool = False  # syntax errors and no definition recovered: chunked by lines
 
 
 def chunk_file(source: SourceFile, data: bytes, count_tokens: TokenCounter, max_tokens: int) -> ChunkedFile:
@@ -66,10 +66,14 @@ def chunk_file(source: SourceFile, data: bytes, count_tokens: TokenCounter, max_
     top_level: list[int] | None = None  # byte offsets where top-level syntax nodes start
     if parser is not None:
         tree = parser.parse(data)
-        if tree.root_node.has_error:
+        # tree-sitter recovers from syntax errors (often just macros or syntax newer than the grammar):
+        # the definitions outside the damaged regions are kept, and only a file without any falls back
+        # to lines. Dropping every definition of such a file cost C, C++ and Kotlin repositories most
+        # of their definition chunks (BENCHMARKS.md, search quality).
+        definitions = find_definitions(language, tree.root_node)
+        if tree.root_node.has_error and not definitions:
             parse_failed = True
         else:
-            definitions = find_definitions(language, tree.root_node)
             top_level = [child.start_byte for child in tree.root_node.children]
     elif language == "markdown":
         definitions = markdown_sections(data)
@@ -94,7 +98,9 @@ def find_definitions(language: str, root: Node) -> list[Definition]:
         node, parent, parent_kind = stack.pop()
         child_parent, child_parent_kind = parent, parent_kind
         kind = definition_kind(language, node)
-        named = definition_name(language, node) if kind else None
+        # A definition holding a syntax error is not trusted (its extent or name may be wrong); the
+        # definitions inside it still are.
+        named = definition_name(language, node) if kind and not node.has_error else None
         if named is not None:
             name, receiver = named
             owner = receiver if receiver is not None and parent is None else parent

@@ -198,3 +198,19 @@ def test_a_class_too_big_for_one_chunk_is_split_between_its_methods():
         pieces = [c for c in chunked.chunks if c.kind == kind]
         assert len(pieces) > 1 and all(p.tokens <= 150 for p in pieces)
         assert all(p.start_byte in allowed for p in pieces[1:]), kind  # cut where definitions begin
+
+
+def test_definitions_outside_a_syntax_error_are_kept(tmp_path):
+    # C behind an unexpanded macro is a typical case: tree-sitter reports an error around the macro
+    # while every other definition of the file parses. They were all dropped (file chunked by lines).
+    path = tmp_path / "loop.c"
+    path.write_text(
+        "int uv_loop_alive(const uv_loop_t* loop) {\n  return uv__has_active_handles(loop);\n}\n\n"
+        "UV_EXTERN int broken(int x) UV_ATTR {{\n  return x;\n}\n\n"
+        "int uv_run(uv_loop_t* loop, uv_run_mode mode) {\n  return uv_loop_alive(loop);\n}\n"
+    )
+    data, chunked = chunks_of(path)
+    symbols = {c.symbol for c in chunked.chunks if c.kind != "file"}
+    assert {"uv_loop_alive", "uv_run"} <= symbols
+    assert "broken" not in symbols
+    assert not chunked.parse_failed
