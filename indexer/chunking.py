@@ -98,9 +98,7 @@ def find_definitions(language: str, root: Node) -> list[Definition]:
         node, parent, parent_kind = stack.pop()
         child_parent, child_parent_kind = parent, parent_kind
         kind = definition_kind(language, node)
-        # A definition holding a syntax error is not trusted (its extent or name may be wrong); the
-        # definitions inside it still are.
-        named = definition_name(language, node) if kind and not node.has_error else None
+        named = definition_name(language, node) if kind else None
         if named is not None:
             name, receiver = named
             owner = receiver if receiver is not None and parent is None else parent

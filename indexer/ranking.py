@@ -27,6 +27,9 @@ from indexer.types import Hit
 
 EXACT_DEFINITION_BOOST = 2.0  # chunk symbol == queried symbol
 QUALIFIED_DEFINITION_BOOST = 2.5  # ... and its parent matches the qualifier too (HttpClient.send)
+EXACT_CASE_BOOST = 1.25  # ... and in the case the query typed it: `URL` is the class, `url` a field of it
+DECLARES_BOOST = 1.6  # a chunk without that name of its own whose text declares it (`export interface ZodObject`)
+FILE_NAME_BOOST = 1.5  # a symbol query naming the file (`SqlMapper` -> SqlMapper.cs, `Conn` -> conn.ex)
 NAME_OVERLAP_BOOST = 0.4  # prose query: up to 1 + this when every part of the symbol name is a query word
 PATH_WORD_BOOST = 0.1  # per query word found in the path
 PATH_BOOST_CAP = 0.3
@@ -45,6 +48,13 @@ DEMOTIONS = {
     "legacy": 0.7,
     "generated": 0.5,
     "stubs": 0.6,
+    "docs": 0.3,
+    "config": 0.3,
+}
+# Languages (indexer.languages) that are prose or data rather than code; None: an unknown text file.
+_LANGUAGE_CATEGORIES = {
+    "markdown": "docs", "text": "docs", None: "docs",
+    "yaml": "config", "toml": "config", "json": "config", "xml": "config", "ini": "config",
 }
 
 _DIR_CATEGORIES = {
@@ -64,6 +74,7 @@ _STUB_BODY_LINE = re.compile(r"^(\.\.\.|pass|raise NotImplementedError(\(.*\))?|
 # Languages where a definition ending in ";" without a "{" body is a prototype or abstract declaration.
 _PROTOTYPE_LANGUAGES = frozenset({"c", "cpp", "java", "csharp", "rust", "typescript", "tsx", "php"})
 _SIGNATURE_END = re.compile(r"\)\s*(?:->.*?)?:\s*(.*)$")
+_SYMBOL_SEPARATOR = re.compile(r"::|->|#|\.")
 _OVERLOAD = re.compile(r"^\s*@(typing\.)?overload\b", re.MULTILINE)
 
 
@@ -126,9 +137,11 @@ def definition_boost(hit: Hit, plan: QueryPlan) -> float:
     if plan.symbol and name == plan.symbol:
         wanted_parent = plan.qualified_symbol.rsplit(".", 1)[0] if plan.qualified_symbol and "." in plan.qualified_symbol else None
         have_parent = (hit.parent or (qualified.rsplit(".", 1)[0] if "." in qualified else "")).lower()
+        boost = EXACT_DEFINITION_BOOST
         if wanted_parent and have_parent.endswith(wanted_parent.rsplit(".", 1)[-1]):
-            return QUALIFIED_DEFINITION_BOOST
-        return EXACT_DEFINITION_BOOST
+            boost = QUALIFIED_DEFINITION_BOOST
+        typed_name = symbol_name(hit.symbol)
+        return boost * EXACT_CASE_BOOST if typed_name == plan.symbol_text else boost
     if plan.kind == SYMBOL:
         return 1.0
     vocabulary, stems = _query_vocabulary(plan)
@@ -160,6 +173,47 @@ def _stem(word: str) -> str:
     return word.rstrip("e") if len(word) > 3 else word
 
 
+# Keywords that declare a name, across the indexed languages; the name may carry JS/PHP's "$".
+_DECLARATION = r"(?:class|interface|struct|trait|enum|type|typealias|typedef|protocol|module|defmodule|object|record|union|namespace|def|defp|fn|func|function|fun|sub|val|var|let|const|define|macro)\s+\$?"
+
+
+@lru_cache(maxsize=1024)
+def _declaration_pattern(name: str) -> re.Pattern:
+    return re.compile(_DECLARATION + re.escape(name) + r"(?![\w$])")
+
+
+def declares(hit: Hit, plan: QueryPlan) -> float:
+    """DECLARES_BOOST when a symbol query's name is declared in the chunk's text, as typed, by a chunk
+    that is not itself that definition: file chunks of files whose definitions the chunker does not cut
+    out (TypeScript interfaces and consts, C macros), so the defining file still stands out."""
+    if not plan.symbol_text or plan.symbol_text not in hit.text or definition_boost(hit, plan) >= EXACT_DEFINITION_BOOST:
+        return 1.0
+    return DECLARES_BOOST if _declaration_pattern(plan.symbol_text).search(hit.text) else 1.0
+
+
+def file_name_boost(hit: Hit, plan: QueryPlan) -> float:
+    """FILE_NAME_BOOST when the file's name, extension dropped, is the queried symbol (case, "_", "-"
+    and a plural "s" aside): by convention the file named after a type or module defines it."""
+    return FILE_NAME_BOOST if plan.symbol and names_file(hit.path, plan.symbol) else 1.0
+
+
+def names_file(path: str, name: str) -> bool:
+    """Whether the file's name without its extension is `name` (case, "_", "-" and a plural "s" aside)."""
+    return _file_stem(path) == _stem(name.lower().replace("_", ""))
+
+
+def symbol_name(symbol: str) -> str:
+    """The last part of a qualified symbol: `Foo::bar`, `Foo.bar`, `Foo#bar`, `Foo->bar` -> `bar`."""
+    return _SYMBOL_SEPARATOR.split(symbol)[-1]
+
+
+@lru_cache(maxsize=16384)
+def _file_stem(path: str) -> str:
+    name = path.rsplit("/", 1)[-1]
+    stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+    return _stem(stem.lower().replace("_", "").replace("-", ""))
+
+
 def path_boost(hit: Hit, plan: QueryPlan) -> float:
     """1 + PATH_WORD_BOOST per query term found among the path's directory and file-name parts."""
     path_words, stems = _path_words(hit.path)
@@ -181,6 +235,8 @@ def _path_words(path: str) -> tuple[frozenset[str], frozenset[str]]:
 def demotions(hit: Hit, plan: QueryPlan) -> dict[str, float]:
     """Multipliers for each demotable category the hit falls in and the query does not ask for."""
     categories = set(path_categories(hit.path))
+    if hit.language in _LANGUAGE_CATEGORIES:
+        categories.add(_LANGUAGE_CATEGORIES[hit.language])
     if "stubs" not in categories and is_declaration_stub(hit):
         categories.add("stubs")
     return {f"demote_{c}": DEMOTIONS[c] for c in sorted(categories) if c not in plan.asks_for}
@@ -211,8 +267,10 @@ def adjust(hits: list[Hit], plan: QueryPlan) -> list[Hit]:
     """Apply the definition, path, container and demotion multipliers to each hit's score; best first."""
     outer = containers(hits)
     for hit in hits:
-        factors = {"definition_boost": definition_boost(hit, plan), "path_boost": path_boost(hit, plan)}
-        if hit.chunk_id in outer:
+        factors = {"definition_boost": definition_boost(hit, plan), "declares": declares(hit, plan),
+                   "file_name_boost": file_name_boost(hit, plan), "path_boost": path_boost(hit, plan)}
+        # The definition asked for is the answer even when it holds other matching chunks.
+        if hit.chunk_id in outer and factors["definition_boost"] < EXACT_DEFINITION_BOOST:
             factors["container_demotion"] = CONTAINER_DEMOTION
         factors.update(demotions(hit, plan))
         for name, factor in factors.items():

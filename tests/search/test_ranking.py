@@ -2,9 +2,10 @@
 import pytest
 
 from indexer.query import plan_query
-from indexer.ranking import (CONTAINER_DEMOTION, EXACT_DEFINITION_BOOST, QUALIFIED_DEFINITION_BOOST,
-                             SAME_FILE_DECAY, SAME_FILE_FREE, adjust, aggregate_files, containers,
-                             definition_boost, demotions, diversify, is_declaration_stub, path_boost,
+from indexer.ranking import (CONTAINER_DEMOTION, DECLARES_BOOST, DEMOTIONS, EXACT_CASE_BOOST,
+                             EXACT_DEFINITION_BOOST, FILE_NAME_BOOST, QUALIFIED_DEFINITION_BOOST, SAME_FILE_DECAY,
+                             SAME_FILE_FREE, adjust, aggregate_files, containers, declares, definition_boost,
+                             demotions, diversify, file_name_boost, is_declaration_stub, path_boost,
                              path_categories)
 from indexer.types import Hit
 
@@ -19,7 +20,8 @@ def hit(path="src/app.py", kind="function", symbol=None, parent=None, text="x = 
 
 def test_exact_definition_of_the_queried_symbol_is_boosted():
     plan = plan_query("parse_config")
-    assert definition_boost(hit(symbol="parse_config"), plan) == EXACT_DEFINITION_BOOST
+    assert definition_boost(hit(symbol="parse_config"), plan) == EXACT_DEFINITION_BOOST * EXACT_CASE_BOOST
+    assert definition_boost(hit(symbol="ParseConfig"), plan) == 1.0  # other parts, not the same name
     assert definition_boost(hit(symbol="parse_config_file"), plan) == 1.0
     assert definition_boost(hit(kind="file", symbol="parse_config"), plan) == 1.0
 
@@ -28,8 +30,18 @@ def test_qualified_definition_beats_a_same_named_method_elsewhere():
     plan = plan_query("HttpClient.send")
     right = hit(kind="method", symbol="HttpClient.send", parent="HttpClient")
     other = hit(kind="method", symbol="Mailer.send", parent="Mailer")
-    assert definition_boost(right, plan) == QUALIFIED_DEFINITION_BOOST
-    assert definition_boost(other, plan) == EXACT_DEFINITION_BOOST
+    assert definition_boost(right, plan) == QUALIFIED_DEFINITION_BOOST * EXACT_CASE_BOOST
+    assert definition_boost(other, plan) == EXACT_DEFINITION_BOOST * EXACT_CASE_BOOST
+
+
+def test_the_name_in_the_case_typed_beats_the_same_name_in_another_case():
+    # `URL` is the class; `Response.url` a property of another one (httpx's misses, before).
+    plan = plan_query("URL")
+    cls = hit(kind="class", symbol="URL", path="httpx/_urls.py")
+    prop = hit(kind="method", symbol="Response.url", parent="Response", path="httpx/_models.py")
+    assert definition_boost(cls, plan) == EXACT_DEFINITION_BOOST * EXACT_CASE_BOOST
+    assert definition_boost(prop, plan) == EXACT_DEFINITION_BOOST
+    assert [h.path for h in adjust([prop, cls], plan)] == ["httpx/_urls.py", "httpx/_models.py"]
 
 
 def test_prose_query_boosts_symbols_made_of_its_words():
@@ -79,7 +91,7 @@ def test_adjust_puts_the_definition_above_a_test_that_mentions_it_more():
     definition = hit(path="src/config.py", symbol="parse_config", score=0.6)
     ranked = adjust([caller, definition], plan)
     assert ranked[0] is definition
-    assert definition.explain["definition_boost"] == EXACT_DEFINITION_BOOST
+    assert definition.explain["definition_boost"] == EXACT_DEFINITION_BOOST * EXACT_CASE_BOOST
     assert "demote_tests" in caller.explain
 
 
@@ -126,3 +138,50 @@ def test_identical_spans_do_not_contain_each_other():
     assert containers([a, b]) == set()
     c = hit(path="x.py", lines=(1, 20))
     assert containers([a, b, c]) == {c.chunk_id}
+
+
+def test_a_file_chunk_declaring_the_symbol_beats_one_that_only_uses_it():
+    # zod's v4 `export interface ZodObject` lives in file chunks: the chunker cuts no definition for it.
+    plan = plan_query("ZodObject")
+    user = hit(kind="file", path="v4/core/api.ts", language="typescript",
+               text="function object(): ZodObject { return new ZodObject(ZodObject.shape); }", score=1.0)
+    declaring = hit(kind="file", path="v4/classic/schemas.ts", language="typescript",
+                    text="export interface ZodObject<Shape> extends ZodType {}", score=0.8)
+    ranked = adjust([user, declaring], plan)
+    assert ranked[0] is declaring and declaring.explain["declares"] == DECLARES_BOOST
+    assert "declares" not in user.explain
+    # PHP/JS names may carry a "$"; a longer name that starts with the symbol is not a declaration.
+    assert declares(hit(kind="file", text="export interface $ZodObject {}"), plan) == DECLARES_BOOST
+    assert declares(hit(kind="file", text="class ZodObjectDef {}"), plan) == 1.0
+
+
+def test_the_file_named_after_the_symbol_is_boosted():
+    plan = plan_query("SqlMapper")
+    assert file_name_boost(hit(path="Dapper/SqlMapper.cs"), plan) == FILE_NAME_BOOST
+    assert file_name_boost(hit(path="Dapper/SqlMapper.GridReader.cs"), plan) == 1.0
+    assert file_name_boost(hit(path="lib/plug/conn.ex"), plan_query("Conn")) == FILE_NAME_BOOST
+    assert file_name_boost(hit(path="httpx/_urls.py"), plan_query("URL")) == FILE_NAME_BOOST  # "_", plural
+    assert file_name_boost(hit(path="lib/application.js"), plan_query("how routes are registered")) == 1.0
+
+
+def test_docs_and_config_sink_below_code_unless_asked_for():
+    plan = plan_query("shell completion generation")
+    doc = hit(path="site/content/completions/_index.md", language="markdown", kind="section", score=1.0)
+    config = hit(path=".github/labeler.yml", language="yaml", kind="file", score=1.0)
+    code = hit(path="completions.go", language="go", score=0.5)
+    assert adjust([doc, config, code], plan)[0] is code
+    assert doc.explain["demote_docs"] == DEMOTIONS["docs"] and config.explain["demote_config"] == DEMOTIONS["config"]
+    assert "demote_docs" not in demotions(doc, plan_query("shell completion docs"))
+    assert "demote_config" not in demotions(config, plan_query("labeler workflow yaml"))
+
+
+def test_the_definition_asked_for_is_not_demoted_as_a_container():
+    plan = plan_query("Timeout")
+    cls = hit(kind="class", symbol="Timeout", lines=(72, 156), score=0.9)
+    method = hit(kind="method", symbol="Timeout.as_dict", parent="Timeout", lines=(140, 150), score=1.0)
+    adjust([cls, method], plan)
+    assert "container_demotion" not in cls.explain
+    other = hit(kind="class", symbol="Client", lines=(1, 200), score=0.9)
+    inner = hit(kind="method", symbol="Client.timeout", parent="Client", lines=(20, 30), score=1.0)
+    adjust([other, inner], plan)
+    assert other.explain["container_demotion"] == CONTAINER_DEMOTION

@@ -161,3 +161,25 @@ def test_hybrid_gives_lexical_candidates_their_semantic_score(index, encoder):
     assert all("semantic" in h.explain for h in rescored if "lexical" in h.explain)
     plain = search(index, query, encoder, SearchOptions(mode="hybrid", candidates=3, k=10, rescore=False)).hits
     assert any("semantic" not in h.explain for h in plain if "lexical" in h.explain)
+
+
+def test_a_name_used_everywhere_still_brings_its_definition_into_the_pool(tmp_path):
+    # serde's `Visitor`: hundreds of small chunks mention it, and the long trait that defines it ranked
+    # below the candidate pool, so the ranking layer never saw it.
+    from indexer.pipeline import IndexOptions, index_repository
+
+    repo = tmp_path / "repo"
+    (repo / "impls").mkdir(parents=True)
+    for i in range(40):
+        (repo / "impls" / f"v{i}.rs").write_text(
+            f"struct V{i};\nimpl Visitor for V{i} {{\n    fn visit(&self) -> Visitor {{ Visitor::new() }}\n}}\n")
+    body = "\n".join(f"    fn visit_{i}(&self, value: u{8 * (i % 4 + 1)}) -> Result;" for i in range(12))
+    (repo / "de.rs").write_text(f"use std::fmt;\n\npub trait Visitor {{\n{body}\n}}\n")
+    index_repository(repo, repo / ".codesearch", None, IndexOptions())
+    index = open_index(repo / ".codesearch")
+    try:
+        hits = search(index, "Visitor", None, lexical(candidates=20)).hits
+        assert (hits[0].path, hits[0].symbol) == ("de.rs", "Visitor")
+        assert search(index, "Visitor", None, lexical(candidates=20, files_only=True)).hits[0].path == "de.rs"
+    finally:
+        index.close()
