@@ -33,6 +33,9 @@ FILE_NAME_BOOST = 1.5  # a symbol query naming the file (`SqlMapper` -> SqlMappe
 NAME_OVERLAP_BOOST = 0.4  # prose query: up to 1 + this when every part of the symbol name is a query word
 PATH_WORD_BOOST = 0.1  # per query word found in the path
 PATH_BOOST_CAP = 0.3
+FILE_WORDS_BOOST = 0.6  # prose query: up to 1 + this when every word of the file's name is a query word
+# File names that say nothing about what is in the file.
+_GENERIC_STEMS = frozenset({"index", "init", "__init__", "mod", "lib", "main", "utils", "util", "helpers", "common"})
 SAME_FILE_FREE = 3  # chunks of one file in the list before the same-file penalty starts
 SAME_FILE_DECAY = 0.8  # ... and then the n-th further chunk of that file is multiplied by this ** n
 FILE_SUPPORT_WEIGHT = 0.2  # files-only: weight of a file's further matching chunks
@@ -214,8 +217,32 @@ def _file_stem(path: str) -> str:
     return _stem(stem.lower().replace("_", "").replace("-", ""))
 
 
+def file_words_boost(hit: Hit, plan: QueryPlan) -> float:
+    """For queries that are not a symbol: 1 + FILE_WORDS_BOOST times the fraction of the file name's
+    words that the query mentions ("group handler ..." -> GroupHandler.php over WhatFailureGroupHandler.php,
+    "JSON object ..." -> JsonObject.java). A file is named for what it holds; unlike the directories'
+    words, which path_boost counts, its name is specific to it."""
+    if plan.symbol and plan.kind != "mixed":
+        return 1.0
+    parts = _file_name_parts(hit.path)
+    if not parts:
+        return 1.0
+    vocabulary, stems = _query_vocabulary(plan)
+    coverage = _coverage(list(parts), vocabulary, stems)
+    return 1.0 + FILE_WORDS_BOOST * coverage
+
+
+@lru_cache(maxsize=16384)
+def _file_name_parts(path: str) -> tuple[str, ...]:
+    name = path.rsplit("/", 1)[-1]
+    stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+    if stem.lower() in _GENERIC_STEMS:
+        return ()
+    return tuple(_name_parts(stem.replace(".", "_").replace("-", "_")))
+
+
 def path_boost(hit: Hit, plan: QueryPlan) -> float:
-    """1 + PATH_WORD_BOOST per query term found among the path's directory and file-name parts."""
+    """1 + PATH_WORD_BOOST per query term found among the path's directory names."""
     path_words, stems = _path_words(hit.path)
     matched = sum(1 for t in plan.terms if t not in STOPWORDS and (t in path_words or _stem(t) in stems))
     return 1.0 + min(PATH_BOOST_CAP, PATH_WORD_BOOST * matched)
@@ -223,9 +250,10 @@ def path_boost(hit: Hit, plan: QueryPlan) -> float:
 
 @lru_cache(maxsize=16384)
 def _path_words(path: str) -> tuple[frozenset[str], frozenset[str]]:
-    """The words of a path's directory and file names (extension dropped), and their stems."""
+    """The words of a path's directory names, and their stems."""
     words: set[str] = set()
-    for part in path.split("/"):
+    parts = path.split("/")
+    for part in parts[:-1]:  # the file's own name: file_words_boost
         stem = part.rsplit(".", 1)[0] if "." in part.lstrip(".") else part
         words.add(stem.lower())
         words.update(_name_parts(stem))
@@ -268,7 +296,8 @@ def adjust(hits: list[Hit], plan: QueryPlan) -> list[Hit]:
     outer = containers(hits)
     for hit in hits:
         factors = {"definition_boost": definition_boost(hit, plan), "declares": declares(hit, plan),
-                   "file_name_boost": file_name_boost(hit, plan), "path_boost": path_boost(hit, plan)}
+                   "file_name_boost": file_name_boost(hit, plan), "file_words_boost": file_words_boost(hit, plan),
+                   "path_boost": path_boost(hit, plan)}
         # The definition asked for is the answer even when it holds other matching chunks.
         if hit.chunk_id in outer and factors["definition_boost"] < EXACT_DEFINITION_BOOST:
             factors["container_demotion"] = CONTAINER_DEMOTION

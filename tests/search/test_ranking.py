@@ -3,9 +3,9 @@ import pytest
 
 from indexer.query import plan_query
 from indexer.ranking import (CONTAINER_DEMOTION, DECLARES_BOOST, DEMOTIONS, EXACT_CASE_BOOST,
-                             EXACT_DEFINITION_BOOST, FILE_NAME_BOOST, QUALIFIED_DEFINITION_BOOST, SAME_FILE_DECAY,
+                             EXACT_DEFINITION_BOOST, FILE_NAME_BOOST, FILE_WORDS_BOOST, QUALIFIED_DEFINITION_BOOST, SAME_FILE_DECAY,
                              SAME_FILE_FREE, adjust, aggregate_files, containers, declares, definition_boost,
-                             demotions, diversify, file_name_boost, is_declaration_stub, path_boost,
+                             demotions, diversify, file_name_boost, file_words_boost, is_declaration_stub, path_boost,
                              path_categories)
 from indexer.types import Hit
 
@@ -52,8 +52,20 @@ def test_prose_query_boosts_symbols_made_of_its_words():
 
 def test_path_words_boost():
     plan = plan_query("http client retry")
-    assert path_boost(hit(path="src/http/client.py"), plan) > path_boost(hit(path="src/http/server.py"), plan)
+    assert path_boost(hit(path="src/http/client.py"), plan) > path_boost(hit(path="src/db/client.py"), plan)
     assert path_boost(hit(path="src/db/store.py"), plan) == 1.0
+
+
+def test_the_file_whose_name_the_query_spells_out_beats_a_longer_name():
+    # monolog: "group handler to broadcast ..." is GroupHandler.php, not WhatFailureGroupHandler.php.
+    plan = plan_query("group handler to broadcast log records to multiple handlers")
+    exact = file_words_boost(hit(path="src/Handler/GroupHandler.php"), plan)
+    longer = file_words_boost(hit(path="src/Handler/WhatFailureGroupHandler.php"), plan)
+    assert exact == 1.0 + FILE_WORDS_BOOST and 1.0 < longer < exact
+    assert file_words_boost(hit(path="src/Handler/index.php"), plan) == 1.0  # a name that says nothing
+    assert file_words_boost(hit(path="src/Formatter/LineFormatter.php"), plan) == 1.0
+    # A symbol query is decided by definitions and file_name_boost instead.
+    assert file_words_boost(hit(path="src/GroupHandler.php"), plan_query("GroupHandler")) == 1.0
 
 
 @pytest.mark.parametrize("path,category", [
