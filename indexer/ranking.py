@@ -127,8 +127,9 @@ def _without_docstring(body: list[str]) -> list[str]:
     return []
 
 
-def _name_parts(name: str) -> list[str]:
-    return [p for p in split_identifier(name) if p]
+@lru_cache(maxsize=65536)
+def _name_parts(name: str) -> tuple[str, ...]:
+    return tuple(p for p in split_identifier(name) if p)
 
 
 def definition_boost(hit: Hit, plan: QueryPlan) -> float:
@@ -176,22 +177,31 @@ def _stem(word: str) -> str:
     return word.rstrip("e") if len(word) > 3 else word
 
 
-# Keywords that declare a name, across the indexed languages; the name may carry JS/PHP's "$".
-_DECLARATION = r"(?:class|interface|struct|trait|enum|type|typealias|typedef|protocol|module|defmodule|object|record|union|namespace|def|defp|fn|func|function|fun|sub|val|var|let|const|define|macro)\s+\$?"
+# Keywords that declare a name, across the indexed languages, right before it (the name may carry "$").
+_DECLARED_BEFORE = re.compile(
+    r"(?<![\w$])(?:class|interface|struct|trait|enum|type|typealias|typedef|protocol|module|defmodule|object"
+    r"|record|union|namespace|def|defp|fn|func|function|fun|sub|val|var|let|const|define|macro)\s+\$?\Z"
+)
 
 
 @lru_cache(maxsize=1024)
-def _declaration_pattern(name: str) -> re.Pattern:
-    return re.compile(_DECLARATION + re.escape(name) + r"(?![\w$])")
+def _name_pattern(name: str) -> re.Pattern:
+    return re.compile(r"(?<![\w$])\$?" + re.escape(name) + r"(?![\w$])")
 
 
 def declares(hit: Hit, plan: QueryPlan) -> float:
-    """DECLARES_BOOST when a symbol query's name is declared in the chunk's text, as typed, by a chunk
-    that is not itself that definition: file chunks of files whose definitions the chunker does not cut
-    out (TypeScript interfaces and consts, C macros), so the defining file still stands out."""
-    if not plan.symbol_text or plan.symbol_text not in hit.text or definition_boost(hit, plan) >= EXACT_DEFINITION_BOOST:
+    """DECLARES_BOOST when a symbol query's name, as typed, is declared in a file or class chunk's text:
+    files whose definitions the chunker does not cut out (TypeScript interfaces and consts, C
+    macros), so that the defining file still stands out. `adjust` asks only chunks that are not
+    themselves the definition."""
+    name = plan.symbol_text
+    if not name or hit.kind not in ("file", "class") or name not in hit.text:
         return 1.0
-    return DECLARES_BOOST if _declaration_pattern(plan.symbol_text).search(hit.text) else 1.0
+    for match in _name_pattern(name).finditer(hit.text):
+        # The name is found literally (fast); only the few characters before it are matched.
+        if _DECLARED_BEFORE.search(hit.text, max(0, match.start() - 24), match.start()):
+            return DECLARES_BOOST
+    return 1.0
 
 
 def file_name_boost(hit: Hit, plan: QueryPlan) -> float:
@@ -295,11 +305,13 @@ def adjust(hits: list[Hit], plan: QueryPlan) -> list[Hit]:
     """Apply the definition, path, container and demotion multipliers to each hit's score; best first."""
     outer = containers(hits)
     for hit in hits:
-        factors = {"definition_boost": definition_boost(hit, plan), "declares": declares(hit, plan),
+        defined = definition_boost(hit, plan)
+        factors = {"definition_boost": defined,
+                   "declares": declares(hit, plan) if defined < EXACT_DEFINITION_BOOST else 1.0,
                    "file_name_boost": file_name_boost(hit, plan), "file_words_boost": file_words_boost(hit, plan),
                    "path_boost": path_boost(hit, plan)}
         # The definition asked for is the answer even when it holds other matching chunks.
-        if hit.chunk_id in outer and factors["definition_boost"] < EXACT_DEFINITION_BOOST:
+        if hit.chunk_id in outer and defined < EXACT_DEFINITION_BOOST:
             factors["container_demotion"] = CONTAINER_DEMOTION
         factors.update(demotions(hit, plan))
         for name, factor in factors.items():
