@@ -139,7 +139,10 @@ class MiniLMEncoder:
         self.fingerprint = "all-MiniLM-L6-v2-256"
 
     def count_tokens(self, texts):
-        return [len(ids) for ids in self._model.tokenizer(list(texts), add_special_tokens=True)["input_ids"]]
+        if not texts:
+            return []
+        encoded = self._model.tokenizer(list(texts), add_special_tokens=True, verbose=False)
+        return [len(ids) for ids in encoded["input_ids"]]
 
     def embed_documents(self, texts):
         import numpy as np
@@ -227,6 +230,19 @@ def print_report(results: dict[str, list[dict]]) -> None:
               + f" | {c['all']:.3f} | {p50:.1f} | {p95:.1f} |")
     for name, value in PEERS.items():
         print(f"| {name} (published) | {value:.3f} |" + " |" * (len(CATEGORIES) + 3))
+    print("\n## By language (mean over its repositories)\n")
+    print("| language | repos | " + " | ".join(modes) + " |")
+    print("|---|---:|" + "---:|" * len(modes))
+    languages = dict.fromkeys(r["language"] for r in results[modes[0]])
+    for language in languages:
+        cells = []
+        for m in modes:
+            per_repo: dict[str, list[float]] = {}
+            for r in results[m]:
+                if r["language"] == language:
+                    per_repo.setdefault(r["repo"], []).append(r["file_ndcg"])
+            cells.append(statistics.fmean(statistics.fmean(v) for v in per_repo.values()))
+        print(f"| {language} | {len(per_repo)} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
     print("\n## By repository\n")
     print("| repo | language | queries | " + " | ".join(modes) + " |")
     print("|---|---|---:|" + "---:|" * len(modes))

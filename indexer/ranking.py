@@ -3,17 +3,24 @@
 Each adjustment is a multiplier recorded in `Hit.explain` under its own name, so `--explain` shows why
 a hit sits where it does:
 
-- "definition_boost": the chunk defines the queried symbol (`parse_config` -> `def parse_config`), or,
-  for prose queries, the chunk's symbol name is made of the query's words ("count the lines" ->
-  `count_lines`).
-- "path_boost": query words appear in the file's path (directory or file name).
+- "definition_boost": the chunk defines the queried symbol (`parse_config` -> `def parse_config`), more
+  so in the case the query typed (`URL` the class over `Response.url`); for prose queries, the chunk's
+  symbol name is made of the query's words ("count the lines" -> `count_lines`).
+- "declares": a file or class chunk that is not the definition but declares the symbol in its text
+  (`export interface ZodObject`): definitions the chunker does not cut out still count.
+- "file_name_boost": a symbol query names the file (`SqlMapper` -> SqlMapper.cs).
+- "file_words_boost": a prose query spells out the file's name ("group handler" -> GroupHandler.php).
+- "path_boost": query words appear among the file's directory names.
 - "container_demotion": a class or file chunk that holds another matching chunk of the same file sinks a
-  little below it (the inner chunk is the more precise answer).
-- "demote_<category>": tests, examples, vendored, legacy, generated code and declaration stubs sink,
-  unless the query asks for that category ("tests for the parser").
+  little below it (the inner chunk is the more precise answer), unless it is the definition asked for.
+- "demote_<category>": tests, examples, vendored, legacy, generated code, declaration stubs, docs and
+  config files sink, unless the query asks for that category ("tests for the parser").
 - "same_file_penalty": past the first few chunks of one file, each further one counts less, so one file
   does not fill the top k.
 - files-only: chunk scores aggregate to one score per file ("file_best" + "file_support").
+
+Every constant was set on the public benchmark's development split (benchmarks/semble.py; figures,
+one change at a time, in BENCHMARKS.md).
 """
 from __future__ import annotations
 
