@@ -176,7 +176,9 @@ def search(
     ),
     mode: Optional[Mode] = ModeOpt,
     top: Optional[int] = typer.Option(None, "-k", "--top", min=1, help="Number of hits (default: 10)."),
-    lang: List[str] = typer.Option([], "--lang", help="Only this language (repeatable), e.g. python."),
+    lang: List[str] = typer.Option(
+        [], "--lang", help="Only this language (repeatable): a name, alias or extension, e.g. python, py, golang."
+    ),
     path_glob: List[str] = typer.Option(
         [], "--path", help="Only paths matching GLOB (repeatable); a leading ! excludes."
     ),
@@ -197,6 +199,7 @@ def search(
             raise UsageProblem("--json and --vimgrep cannot be combined")
         if not query.strip():
             raise UsageProblem("the query is empty")
+        langs = _languages(lang)
         started = time.perf_counter()
         root = root_of(path)
         flags = dict(model=model, device=device, dtype=dtype, index_dir=index_dir, top=top, context=context,
@@ -204,7 +207,7 @@ def search(
         settings = load_settings(root, _given(flags))
         globs = list(path_glob) + _restriction(root, path)
         hits, used_mode = _run_search(root, settings, query, explicit_model(_given(flags), root), globs=globs,
-                                      langs=lang, kinds=[k.value for k in kind], files_only=files_only)
+                                      langs=langs, kinds=[k.value for k in kind], files_only=files_only)
         read_line = file_line_reader(root)
         if as_json:
             write_json(sys.stdout, json_messages(hits, query, used_mode, time.perf_counter() - started,
@@ -216,6 +219,20 @@ def search(
             render_human(_out(), hits, query, context=settings.context, explain=explain, files_only=files_only,
                          read_line=read_line)
     raise typer.Exit(EXIT_HITS if hits else EXIT_NO_HITS)
+
+
+def _languages(names: list[str]) -> list[str]:
+    """The language names that --lang values mean (aliases and case accepted); unknown ones are errors."""
+    from indexer.languages import canonical_language, language_names
+
+    chosen = []
+    for name in names:
+        language = canonical_language(name)
+        if language is None:
+            raise UsageProblem(f"--lang {name!r} is not a language codesearch knows; use one of "
+                               f"{', '.join(language_names())} (or an alias such as py, golang, c++)")
+        chosen.append(language)
+    return chosen
 
 
 def _restriction(root: Path, path: Path | None) -> list[str]:
