@@ -259,7 +259,8 @@ def git_changed_paths(root: Path, since: str) -> set[str]:
     """Paths (relative to root) that differ between `since` and the work tree, plus untracked ones."""
     commit = git_commit(root, since)
     if commit is None:
-        raise BadRevision(f"{since!r} is not a commit of the git repository at {root}")
+        where = "the git repository" if _git_toplevel(root) is not None else "a git repository (there is none)"
+        raise BadRevision(f"{since!r} is not a commit of {where} at {root}")
     commands = (
         # No external diff programs or text conversion filters: only names are asked for.
         ("diff", "--name-only", "--no-renames", "--relative", "-z", "--no-ext-diff", "--no-textconv",
@@ -324,7 +325,7 @@ def _walk_paths(root: Path, listing: Listing) -> list[str]:
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError as exc:
-            listing.skip(rel_dir or ".", "unreadable", f"cannot list directory: {exc.strerror or exc}")
+            listing.skip(display_path(rel_dir or "."), "unreadable", f"cannot list directory: {exc.strerror or exc}")
             return
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
