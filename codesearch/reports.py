@@ -92,7 +92,8 @@ def print_status(console: Console, status: Any, root: Path, index_dir: Path) -> 
         if record["indexed_at"]:
             table.add_row("indexed", escape(record["indexed_at"]))
         changed = record["changed_files"]
-        shown = ", ".join(printable_path(p) for p in changed[:MAX_CHANGED_SHOWN]) + (" ..." if len(changed) > MAX_CHANGED_SHOWN else "")
+        shown = ", ".join(printable_path(p) for p in changed[:MAX_CHANGED_SHOWN])
+        shown += " ..." if len(changed) > MAX_CHANGED_SHOWN else ""
         table.add_row("changed", f"{len(changed)} files since indexing" + (f": {escape(shown)}" if changed else ""))
     table.print(console)
 

@@ -186,6 +186,12 @@ def _has_split_pieces(chunks: list[tuple]) -> bool:
     return any((c[2], c[3], c[4]) in ends for c in chunks)
 
 
+# Skips worth a line each; the others (binary, too_large, ...) are expected and only counted. A refused
+# symlink reaches here only when a file or folder was swapped for one after the walk listed it.
+_WARNED_SKIPS = ("unreadable", "invalid_utf8", "vanished", "symlinked_directory", "symlink_outside_root",
+                 "not_regular_file")
+
+
 def _chunk_and_store(conn, diff: FileDiff, stored, encoder, options: IndexOptions, summary, progress) -> None:
     """Read, hash and chunk each new or touched file; store it with its chunks, in batched transactions."""
     count_tokens = encoder.count_tokens if encoder is not None else estimate_tokens
@@ -229,12 +235,6 @@ def _chunk_and_store(conn, diff: FileDiff, stored, encoder, options: IndexOption
             conn.execute("COMMIT")
             conn.execute("BEGIN IMMEDIATE")
     conn.execute("COMMIT")
-
-
-# Skips worth a line each; the others (binary, too_large, ...) are expected and only counted. A refused
-# symlink reaches here only when a file or folder was swapped for one after the walk listed it.
-_WARNED_SKIPS = ("unreadable", "invalid_utf8", "vanished", "symlinked_directory", "symlink_outside_root",
-                 "not_regular_file")
 
 
 def _count_embedded(conn, model_id: str, first_new_chunk: int) -> int:
