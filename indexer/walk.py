@@ -29,7 +29,8 @@ ALWAYS_SKIPPED_DIRS = (".git", ".codesearch")
 IGNORE_FILE = ".codesearchignore"
 # Bumped when the rules for which paths are listed change: an index listed by older rules gets one full
 # pass (not just the paths of --since) to drop what they listed and these do not. 2: symlink_duplicate.
-WALK_VERSION = 2
+# 3: symlinked_directory (files git lists under a symlinked folder), invalid_utf8_name.
+WALK_VERSION = 3
 
 
 class SkipFile(Exception):

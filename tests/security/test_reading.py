@@ -12,6 +12,7 @@ import pytest
 
 from codesearch.settings import SettingsError, load_settings
 from indexer.confined import Refused, read_file
+from indexer.pipeline import IndexOptions, index_repository
 from indexer.search import SearchOptions, search
 from indexer.store import open_index
 from indexer.types import SourceFile
@@ -170,3 +171,12 @@ def test_paths_with_dot_dot_components_are_refused(repo, outside):
     with pytest.raises(SkipFile) as info:
         read_source(SourceFile(rel, f"{repo}/{rel}", 0, 0, None), max_file_bytes=BIG, max_line_length=1000)
     assert info.value.reason == "outside_root"
+
+
+def test_since_run_drops_a_file_whose_folder_became_a_link_out_of_the_root(repo, outside):
+    index_lexically(repo)
+    assert "sub/secret.py" in indexed_texts(repo)
+    _replace_with_link(repo / "sub", outside)
+    index_repository(repo, repo / ".codesearch", None, IndexOptions(), since="HEAD")
+    texts = indexed_texts(repo)
+    assert "sub/secret.py" not in texts and not any(SECRET in t for t in texts.values())
