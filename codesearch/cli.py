@@ -250,7 +250,7 @@ def _run_search(root: Path, settings: Settings, query: str, model_chosen: bool, 
     from indexer.search import SearchOptions, search as search_index
     from indexer.store import open_index
 
-    index = open_index(settings.index_path(root))
+    index = open_index(_index_folder(settings, root))
     encoder, mode = _search_encoder(index, settings, model_chosen)
     options = SearchOptions(mode=mode, k=settings.top, langs=tuple(langs), path_globs=tuple(globs),
                             kinds=tuple(kinds), files_only=files_only, root=str(root))
@@ -304,7 +304,7 @@ def evaluate(
         flags = _given(dict(model=model, device=device, dtype=dtype, index_dir=index_dir,
                             mode=mode.value if mode else None))
         settings = load_settings(root, flags)
-        index = open_index(settings.index_path(root))
+        index = open_index(_index_folder(settings, root))
         encoder, used_mode = _search_encoder(index, settings, explicit_model(flags, root))
         report = evaluate_queries(index, labelled, encoder, SearchOptions(mode=used_mode, root=str(root)))
         if as_json:
@@ -326,7 +326,7 @@ def status(
 
         root = root_of(path)
         settings = load_settings(root, _given(dict(index_dir=index_dir)))
-        where = settings.index_path(root)
+        where = _index_folder(settings, root)
         state = index_status(root, where)
         if as_json:
             reports.write_status_json(sys.stdout, state, root, where)
@@ -334,6 +334,15 @@ def status(
             reports.print_status(_out(), state, root, where)
         code = {IndexState.MISSING: EXIT_NO_HITS, IndexState.CORRUPT: EXIT_ERROR}.get(state.state, EXIT_HITS)
     raise typer.Exit(code)
+
+
+def _index_folder(settings: Settings, root: Path) -> Path:
+    """The index folder of a repository, refused when it holds a symlink (`index` checks it itself)."""
+    from indexer.confined import refuse_symlinks
+
+    where = settings.index_path(root)
+    refuse_symlinks(where)
+    return where
 
 
 def _given(flags: dict) -> dict:

@@ -1,17 +1,20 @@
-"""Open repository files without following a symlink out of the root or into a symlinked folder.
+"""Reach repository files, and the index folder, without following a symlink out of where they belong.
 
 A check made when the walk lists a file says nothing about the moment it is read: a folder or the file
 may be swapped for a symlink in between. So every folder on a file's path is opened relative to the one
 before it with O_NOFOLLOW, starting at the root, and the file itself with O_NOFOLLOW too: a symlink met
 anywhere on the way is refused by the kernel at open time. The one link followed is the file's own link
 to a file inside the root (the walker indexes those, see walk.py): it is resolved, checked to lie inside
-the root, and its target opened the same way, with no link allowed on that second path.
+the root, and its target opened the same way, with no link allowed on that second path. The index
+folder may hold no symlink at all (`refuse_symlinks`).
 """
 from __future__ import annotations
 
 import errno
 import os
 import stat
+
+from indexer.errors import UnsafeIndexFolder
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: a FIFO swapped in for the file must not hang the open (fstat then refuses it).
@@ -62,13 +65,18 @@ def stat_file(root: str | os.PathLike, rel: str) -> os.stat_result:
         os.close(fd)
 
 
-def symlinked_entries(folder: str | os.PathLike) -> list[str]:
-    """Names of the symlinks directly in `folder` (none when it does not exist)."""
+def refuse_symlinks(index_dir: str | os.PathLike) -> None:
+    """UnsafeIndexFolder when the index folder holds a symlink. Its files are written in place or renamed
+    over, and SQLite follows a link to the database: a link there (say one a repository committed as
+    .codesearch/lock) would send a write to wherever it points."""
     try:
-        with os.scandir(folder) as entries:
-            return sorted(e.name for e in entries if e.is_symlink())
-    except FileNotFoundError:
-        return []
+        with os.scandir(index_dir) as entries:
+            linked = sorted(e.name for e in entries if e.is_symlink())
+    except (FileNotFoundError, NotADirectoryError):
+        return  # none yet (or not a folder, which opening it reports)
+    if linked:
+        raise UnsafeIndexFolder(f"{os.path.join(index_dir, linked[0])} is a symlink; the index folder may "
+                                "hold only the files codesearch writes (remove the link)")
 
 
 def _open_beneath(root: str, rel: str) -> int | None:

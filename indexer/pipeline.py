@@ -11,7 +11,6 @@ from typing import Protocol
 
 from indexer import confined, store
 from indexer.chunking import chunk_file, content_hash, embed_text, estimate_tokens
-from indexer.errors import UnsafeIndexFolder
 from indexer.lock import WriteLock
 from indexer.state import FileDiff, Identity, diff_files, racy_after
 from indexer.vectors import remove_vector_files, resolve_kind, sync_vectors
@@ -83,7 +82,7 @@ def index_repository(root, index_dir, encoder, options: IndexOptions, *, since=N
     root, index_dir = Path(root).resolve(), Path(index_dir)
     progress = progress or _Silent()
     summary = IndexSummary(lexical_only=encoder is None)
-    _refuse_symlinks(index_dir)
+    confined.refuse_symlinks(index_dir)
     with WriteLock(index_dir, store.LOCK_NAME):
         conn = store.open_for_write(index_dir)
         try:
@@ -114,15 +113,6 @@ def index_repository(root, index_dir, encoder, options: IndexOptions, *, since=N
             conn.close()
     summary.seconds = time.monotonic() - started
     return summary
-
-
-def _refuse_symlinks(index_dir: Path) -> None:
-    """Every file in the index folder is written in place or renamed over: a symlink there (say one a
-    repository committed as .codesearch/lock) would send the write to wherever it points."""
-    linked = confined.symlinked_entries(index_dir)
-    if linked:
-        raise UnsafeIndexFolder(f"{index_dir / linked[0]} is a symlink; the index folder may hold only "
-                                "the files codesearch writes (remove the link)")
 
 
 def _adopt_identity(conn, index_dir: Path, identity: Identity, full: bool, encoder) -> str | None:

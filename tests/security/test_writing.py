@@ -106,3 +106,15 @@ def test_dangling_symlink_in_the_index_folder_creates_no_file_outside(cli, repo,
     run = cli("index", repo, "--lexical-only", "--quiet")
     assert not created.exists()
     assert run.exit_code == 2 and "is a symlink" in run.stderr
+
+
+@pytest.mark.parametrize("command", [["status"], ["search", "greet"]])
+def test_index_folder_holding_a_symlink_is_refused_by_read_commands_too(cli, repo, tmp_path, command):
+    # SQLite follows a link to the database: a reader would checkpoint into, and put -shm files beside,
+    # whatever database it points at.
+    elsewhere = tmp_path / "elsewhere"
+    assert cli("index", repo, "--lexical-only", "--quiet", "--index-dir", elsewhere).exit_code == 0
+    (repo / ".codesearch").mkdir()
+    (repo / ".codesearch" / "index.sqlite").symlink_to(elsewhere / "index.sqlite")
+    run = cli(*command, repo)
+    assert run.exit_code == 2 and "is a symlink" in run.stderr and "unexpected" not in run.stderr
