@@ -145,8 +145,8 @@ def _indexed_model(settings: Settings, root: Path) -> str | None:
     from indexer.store import open_index
 
     try:
-        index = open_index(settings.index_path(root))
-    except IndexError_:  # none yet, or unreadable: the indexer reports that itself
+        index = open_index(_index_folder(settings, root))
+    except IndexError_:  # none yet, unreadable or unsafe: the indexer reports that itself
         return None
     try:
         return index.meta.get("model_id") if index.vectors is not None else None
