@@ -145,8 +145,8 @@ def _indexed_model(settings: Settings, root: Path) -> str | None:
     from indexer.store import open_index
 
     try:
-        index = open_index(settings.index_path(root))
-    except IndexError_:  # none yet, or unreadable: the indexer reports that itself
+        index = open_index(_index_folder(settings, root))
+    except IndexError_:  # none yet, unreadable or unsafe: the indexer reports that itself
         return None
     try:
         return index.meta.get("model_id") if index.vectors is not None else None
@@ -176,7 +176,9 @@ def search(
     ),
     mode: Optional[Mode] = ModeOpt,
     top: Optional[int] = typer.Option(None, "-k", "--top", min=1, help="Number of hits (default: 10)."),
-    lang: List[str] = typer.Option([], "--lang", help="Only this language (repeatable), e.g. python."),
+    lang: List[str] = typer.Option(
+        [], "--lang", help="Only this language (repeatable): a name, alias or extension, e.g. python, py, golang."
+    ),
     path_glob: List[str] = typer.Option(
         [], "--path", help="Only paths matching GLOB (repeatable); a leading ! excludes."
     ),
@@ -197,6 +199,7 @@ def search(
             raise UsageProblem("--json and --vimgrep cannot be combined")
         if not query.strip():
             raise UsageProblem("the query is empty")
+        langs = _languages(lang)
         started = time.perf_counter()
         root = root_of(path)
         flags = dict(model=model, device=device, dtype=dtype, index_dir=index_dir, top=top, context=context,
@@ -204,7 +207,7 @@ def search(
         settings = load_settings(root, _given(flags))
         globs = list(path_glob) + _restriction(root, path)
         hits, used_mode = _run_search(root, settings, query, explicit_model(_given(flags), root), globs=globs,
-                                      langs=lang, kinds=[k.value for k in kind], files_only=files_only)
+                                      langs=langs, kinds=[k.value for k in kind], files_only=files_only)
         read_line = file_line_reader(root)
         if as_json:
             write_json(sys.stdout, json_messages(hits, query, used_mode, time.perf_counter() - started,
@@ -216,6 +219,20 @@ def search(
             render_human(_out(), hits, query, context=settings.context, explain=explain, files_only=files_only,
                          read_line=read_line)
     raise typer.Exit(EXIT_HITS if hits else EXIT_NO_HITS)
+
+
+def _languages(names: list[str]) -> list[str]:
+    """The language names that --lang values mean (aliases and case accepted); unknown ones are errors."""
+    from indexer.languages import canonical_language, language_names
+
+    chosen = []
+    for name in names:
+        language = canonical_language(name)
+        if language is None:
+            raise UsageProblem(f"--lang {name!r} is not a language codesearch knows; use one of "
+                               f"{', '.join(language_names())} (or an alias such as py, golang, c++)")
+        chosen.append(language)
+    return chosen
 
 
 def _restriction(root: Path, path: Path | None) -> list[str]:
@@ -233,7 +250,7 @@ def _run_search(root: Path, settings: Settings, query: str, model_chosen: bool, 
     from indexer.search import SearchOptions, search as search_index
     from indexer.store import open_index
 
-    index = open_index(settings.index_path(root))
+    index = open_index(_index_folder(settings, root))
     encoder, mode = _search_encoder(index, settings, model_chosen)
     options = SearchOptions(mode=mode, k=settings.top, langs=tuple(langs), path_globs=tuple(globs),
                             kinds=tuple(kinds), files_only=files_only, root=str(root))
@@ -287,7 +304,7 @@ def evaluate(
         flags = _given(dict(model=model, device=device, dtype=dtype, index_dir=index_dir,
                             mode=mode.value if mode else None))
         settings = load_settings(root, flags)
-        index = open_index(settings.index_path(root))
+        index = open_index(_index_folder(settings, root))
         encoder, used_mode = _search_encoder(index, settings, explicit_model(flags, root))
         report = evaluate_queries(index, labelled, encoder, SearchOptions(mode=used_mode, root=str(root)))
         if as_json:
@@ -309,7 +326,7 @@ def status(
 
         root = root_of(path)
         settings = load_settings(root, _given(dict(index_dir=index_dir)))
-        where = settings.index_path(root)
+        where = _index_folder(settings, root)
         state = index_status(root, where)
         if as_json:
             reports.write_status_json(sys.stdout, state, root, where)
@@ -317,6 +334,15 @@ def status(
             reports.print_status(_out(), state, root, where)
         code = {IndexState.MISSING: EXIT_NO_HITS, IndexState.CORRUPT: EXIT_ERROR}.get(state.state, EXIT_HITS)
     raise typer.Exit(code)
+
+
+def _index_folder(settings: Settings, root: Path) -> Path:
+    """The index folder of a repository, refused when it holds a symlink (`index` checks it itself)."""
+    from indexer.confined import refuse_symlinks
+
+    where = settings.index_path(root)
+    refuse_symlinks(where)
+    return where
 
 
 def _given(flags: dict) -> dict:

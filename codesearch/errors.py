@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from indexer.errors import (
     IndexCorrupt,
+    IndexError_,
     IndexLocked,
     IndexMissing,
     IndexStale,
@@ -56,7 +57,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from codesearch.settings import SettingsError
 
     known: list[type[BaseException]] = [
-        UsageProblem, SettingsError, SemanticSearchUnavailable, QueriesFileError, *_HINTS, OSError
+        UsageProblem, SettingsError, SemanticSearchUnavailable, QueriesFileError, IndexError_, OSError
     ]
     # A ModelError can only come from an imported model package; importing it here would load torch.
     model_errors = sys.modules.get("model.errors")

@@ -16,12 +16,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.syntax import Syntax
 
+from indexer import confined
 from indexer.lexical import code_tokens, split_identifier
 from indexer.types import Hit
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
 
 _COMMENT_STARTS = ("#", "//", "/*", "*", "--", ";", '"""')
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 # (path, 1-based line number) -> that line of the file on disk, or None when it cannot be read.
 LineReader = Callable[[str, int], "str | None"]
@@ -95,6 +99,12 @@ def preview(hit: Hit, terms: frozenset[str], context: int, read_line: LineReader
     )
 
 
+def printable_path(path: str) -> str:
+    """The path with control characters escaped (\\n, \\t, \\xNN): a file name with a newline must not
+    split a result line in two, nor an escape sequence in one reach the terminal."""
+    return _CONTROL.sub(lambda m: _NAMED_ESCAPES.get(m.group(), f"\\x{ord(m.group()):02x}"), path)
+
+
 def group_by_file(hits: Sequence[Hit]) -> list[tuple[str, list[tuple[int, Hit]]]]:
     """Hits grouped per file (files ordered by their best hit), each with its 1-based global rank."""
     groups: dict[str, list[tuple[int, Hit]]] = {}
@@ -119,7 +129,7 @@ def render_human(
     """Each hit as `path:line  symbol  kind  score` and a highlighted snippet around its focus line."""
     if files_only:
         for path in dict.fromkeys(hit.path for hit in hits):
-            console.print(escape(path), highlight=False, soft_wrap=True)
+            console.print(escape(printable_path(path)), highlight=False, soft_wrap=True)
         return
     terms = query_terms(query)
     for n, hit in enumerate(hits):
@@ -146,7 +156,7 @@ def render_human(
 
 
 def _header(hit: Hit, view: Preview) -> str:
-    parts = [f"[magenta]{escape(hit.path)}[/]:[green]{view.focus_line}[/]"]
+    parts = [f"[magenta]{escape(printable_path(hit.path))}[/]:[green]{view.focus_line}[/]"]
     if hit.symbol:  # already qualified by the chunker ("HttpClient.send")
         parts.append(f"[bold]{escape(hit.symbol)}[/]")
     span = f"{hit.kind} {hit.start_line}-{hit.end_line}, score {hit.score:.4f}"
@@ -232,7 +242,7 @@ def vimgrep_lines(hits: Sequence[Hit], query: str, read_line: LineReader | None 
         view = preview(hit, terms, 0, read_line)
         if (hit.path, view.focus_line) not in seen:
             seen.add((hit.path, view.focus_line))
-            yield f"{hit.path}:{view.focus_line}:{view.column}:{view.line_text}"
+            yield f"{printable_path(hit.path)}:{view.focus_line}:{view.column}:{view.line_text}"
 
 
 
@@ -241,9 +251,9 @@ def file_line_reader(root: Path) -> LineReader:
 
     @lru_cache(maxsize=64)
     def lines_of(path: str) -> list[str] | None:
-        try:
-            return (root / path).read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
+        try:  # through `confined`: a file since swapped for a link out of the root is not read
+            return confined.read_file(root, path).decode("utf-8", errors="replace").splitlines()
+        except (OSError, confined.Refused):
             return None
 
     def read_line(path: str, number: int) -> str | None:

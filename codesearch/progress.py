@@ -16,6 +16,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from codesearch.output import printable_path
+
 _STAGE_LABELS = {"scan": "scanning files", "chunk": "chunking files", "embed": "embedding chunks"}
 # Past this many, per-file warnings are only counted (the summary lists skipped files by reason).
 MAX_WARNINGS_SHOWN = 20
@@ -69,7 +71,8 @@ class IndexProgress:
     def warn(self, path: str, reason: str) -> None:
         self.warnings += 1
         if self.warnings <= MAX_WARNINGS_SHOWN:
-            self.console.print(f"[yellow]warning[/]: {escape(path)}: {escape(reason)}", highlight=False)
+            self.console.print(f"[yellow]warning[/]: {escape(printable_path(path))}: {escape(reason)}",
+                               highlight=False)
         elif self.warnings == MAX_WARNINGS_SHOWN + 1:
             self.console.print("[yellow]warning[/]: more files skipped; the summary counts them by reason")
 

@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from codesearch.output import printable_path
+
 # How many changed files `status` lists by name before only counting them.
 MAX_CHANGED_SHOWN = 10
 
@@ -90,7 +92,8 @@ def print_status(console: Console, status: Any, root: Path, index_dir: Path) -> 
         if record["indexed_at"]:
             table.add_row("indexed", escape(record["indexed_at"]))
         changed = record["changed_files"]
-        shown = ", ".join(changed[:MAX_CHANGED_SHOWN]) + (" ..." if len(changed) > MAX_CHANGED_SHOWN else "")
+        shown = ", ".join(printable_path(p) for p in changed[:MAX_CHANGED_SHOWN])
+        shown += " ..." if len(changed) > MAX_CHANGED_SHOWN else ""
         table.add_row("changed", f"{len(changed)} files since indexing" + (f": {escape(shown)}" if changed else ""))
     table.print(console)
 

@@ -3,6 +3,10 @@
 The config file is `.codesearch.toml` (top-level keys) or, when that is absent, the `[tool.codesearch]`
 table of `pyproject.toml`, both at the repository root. Keys are the field names of `Settings`; the
 environment variable of a field is `CODESEARCH_` + its name in upper case (`CODESEARCH_BATCH_TOKENS`).
+
+The config file belongs to the repository, which may not be the user's: it is read only from inside the
+root, and an `index_dir` it sets (or the default `.codesearch`, if it is a symlink) must stay inside the
+root. Only the user puts the index elsewhere, with `--index-dir` or `CODESEARCH_INDEX_DIR`.
 """
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
+
+from indexer import confined
 
 try:
     import tomllib
@@ -70,10 +76,10 @@ def read_config_file(root: Path) -> tuple[dict[str, Any], str | None]:
     """The config table found at the repository root and a label naming where it came from."""
     dedicated = root / CONFIG_FILE
     if dedicated.is_file():
-        return _load_toml(dedicated), str(dedicated)
+        return _load_toml(root, CONFIG_FILE), str(dedicated)
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
-        table = _load_toml(pyproject).get("tool", {}).get("codesearch")
+        table = _load_toml(root, "pyproject.toml").get("tool", {}).get("codesearch")
         if table is not None:
             if not isinstance(table, dict):
                 raise SettingsError(f"{pyproject}: [tool.codesearch] must be a table")
@@ -81,12 +87,11 @@ def read_config_file(root: Path) -> tuple[dict[str, Any], str | None]:
     return {}, None
 
 
-def _load_toml(path: Path) -> dict[str, Any]:
+def _load_toml(root: Path, name: str) -> dict[str, Any]:
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise SettingsError(f"cannot read {path}: {exc}") from exc
+        return tomllib.loads(confined.read_file(root, name).decode("utf-8"))
+    except (OSError, confined.Refused, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"cannot read {root / name}: {exc}") from exc
 
 
 def load_settings(
@@ -103,6 +108,7 @@ def load_settings(
             f"{file_label}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(known))})"
         )
     values: dict[str, Any] = {}
+    index_dir_origin: str | None = f"the default index folder {Settings.index_dir}"  # None: the user's
     for field in fields(Settings):
         name = field.name
         if flags.get(name) is not None:
@@ -114,11 +120,29 @@ def load_settings(
         else:
             continue
         value = _convert(name, raw, type(field.default), origin)
-        if name == "index_dir" and origin != f"{file_label}: {name}":
-            # Typed on a command line (or exported from one): relative to the working directory.
-            value = str(Path(value).expanduser().resolve())
+        if name == "index_dir":
+            index_dir_origin = origin
+            if origin != f"{file_label}: {name}":
+                # Typed on a command line (or exported from one): relative to the working directory.
+                value = str(Path(value).expanduser().resolve())
+                index_dir_origin = None
         values[name] = value
-    return Settings(**values)
+    settings = Settings(**values)
+    if index_dir_origin is not None:
+        _confine_index_dir(root, settings, index_dir_origin)
+    return settings
+
+
+def _confine_index_dir(root: Path, settings: Settings, origin: str) -> None:
+    """Refuse an index folder that the repository chose (config file, or a symlinked default folder)
+    when it lies outside the repository: the index would be written there."""
+    real_root = Path(root).resolve()
+    where = settings.index_path(real_root).resolve()
+    if not where.is_relative_to(real_root):
+        raise SettingsError(
+            f"{origin}: the index folder {where} is outside the repository {real_root}; a repository may "
+            f"not put its index there (to allow it, pass --index-dir {where} or set {env_var('index_dir')})"
+        )
 
 
 def explicit_model(flags: Mapping[str, Any], root: Path, environ: Mapping[str, str] | None = None) -> bool:

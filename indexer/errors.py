@@ -21,6 +21,14 @@ class IndexStale(IndexError_):
     """The index was built with another model or chunker options; a full reindex is needed."""
 
 
+class BadRevision(IndexError_):
+    """A revision given to the indexer (`--since`) names no commit."""
+
+
+class UnsafeIndexFolder(IndexError_):
+    """The index folder holds a symlink, through which a write would land outside it."""
+
+
 class SemanticSearchUnavailable(ValueError):
     """Semantic search was asked for, but there is no encoder or the index holds no vectors."""
 

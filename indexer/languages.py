@@ -206,6 +206,25 @@ def language_for_path(path: str) -> str | None:
     return _BY_NAME.get(name) or (_BY_EXTENSION.get(name[dot:].lower()) if dot > 0 else None)
 
 
+# What people call a language besides its own name and its file extensions (`--lang golang`).
+_ALIASES = {"golang": "go", "c++": "cpp", "c#": "csharp", "shell": "bash", "docker": "dockerfile",
+            "makefile": "make"}
+
+
+def language_names() -> list[str]:
+    """Every language name a file can be given, sorted (what `--lang` accepts besides aliases)."""
+    return sorted({*_EXTENSIONS, *_BY_NAME.values()})
+
+
+def canonical_language(name: str) -> str | None:
+    """The language `name` means, in any case: its own name ("Python"), an alias ("golang", "c++",
+    "c#", "shell") or a file extension ("py", ".rs", "ex"); None when it means none."""
+    key = name.strip().lower()
+    if key in _EXTENSIONS or key in _BY_NAME.values():
+        return key
+    return _ALIASES.get(key) or _BY_EXTENSION.get(key if key.startswith(".") else f".{key}")
+
+
 @lru_cache(maxsize=None)
 def parser_for(language: str) -> Parser | None:
     """A tree-sitter parser for the language, or None when it has no grammar (text kinds)."""

@@ -4,18 +4,17 @@
 from __future__ import annotations
 
 import datetime
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from indexer import store
+from indexer import confined, store
 from indexer.chunking import chunk_file, content_hash, embed_text, estimate_tokens
 from indexer.lock import WriteLock
 from indexer.state import FileDiff, Identity, diff_files, racy_after
 from indexer.vectors import remove_vector_files, resolve_kind, sync_vectors
-from indexer.walk import WALK_VERSION, SkipFile, git_changed_paths, list_files, read_source
+from indexer.walk import WALK_VERSION, SkipFile, git_changed_paths, git_commit, list_files, read_source
 
 
 DEFAULT_MAX_TOKENS = 8192  # chunk size of a lexical-only index: the context of the default model
@@ -83,6 +82,7 @@ def index_repository(root, index_dir, encoder, options: IndexOptions, *, since=N
     root, index_dir = Path(root).resolve(), Path(index_dir)
     progress = progress or _Silent()
     summary = IndexSummary(lexical_only=encoder is None)
+    confined.refuse_symlinks(index_dir)
     with WriteLock(index_dir, store.LOCK_NAME):
         conn = store.open_for_write(index_dir)
         try:
@@ -176,6 +176,12 @@ def _has_split_pieces(chunks: list[tuple]) -> bool:
     return any((c[2], c[3], c[4]) in ends for c in chunks)
 
 
+# Skips worth a line each; the others (binary, too_large, ...) are expected and only counted. A refused
+# symlink reaches here only when a file or folder was swapped for one after the walk listed it.
+_WARNED_SKIPS = ("unreadable", "invalid_utf8", "vanished", "symlinked_directory", "symlink_outside_root",
+                 "not_regular_file")
+
+
 def _chunk_and_store(conn, diff: FileDiff, stored, encoder, options: IndexOptions, summary, progress) -> None:
     """Read, hash and chunk each new or touched file; store it with its chunks, in batched transactions."""
     count_tokens = encoder.count_tokens if encoder is not None else estimate_tokens
@@ -194,7 +200,7 @@ def _chunk_and_store(conn, diff: FileDiff, stored, encoder, options: IndexOption
             )
         except SkipFile as skip:
             summary.skipped[skip.reason] = summary.skipped.get(skip.reason, 0) + 1
-            if skip.reason in ("unreadable", "invalid_utf8", "vanished"):
+            if skip.reason in _WARNED_SKIPS:
                 _warn(summary, progress, source.path, skip.detail)
             if old is not None:  # indexed before, not indexable now
                 store.delete_files(conn, [source.path])
@@ -254,10 +260,9 @@ def _embed_missing(conn, encoder, options: IndexOptions, summary: IndexSummary, 
 
 def _finish(conn, root: Path, summary: IndexSummary, scan_started_ns: int) -> None:
     summary.chunks_total = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-    head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True)
+    last_commit = git_commit(root, "HEAD")
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     conn.execute("BEGIN IMMEDIATE")
-    last_commit = head.stdout.strip() if head.returncode == 0 else None
     store.write_meta(
         conn,
         {

@@ -18,13 +18,13 @@ files under a directory of that name).
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Sequence
 
 import numpy as np
 
+from indexer import confined
 from indexer.errors import SemanticSearchUnavailable
 from indexer.fusion import fuse
 from indexer.lexical import FTS_WEIGHTS
@@ -284,8 +284,8 @@ def _mark_stale(index, hits: list[Hit], root: str | None) -> None:
     stale: set[str] = set()
     for path in paths:
         try:
-            st = os.stat(os.path.join(root, path))
-        except OSError:
+            st = confined.stat_file(root, path)  # a link out of the root counts as changed, not followed
+        except (OSError, confined.Refused):
             stale.add(path)
             continue
         if recorded.get(path) != (st.st_size, st.st_mtime_ns):

@@ -208,7 +208,7 @@ def _changed_files(conn, root: Path, index_dir: Path, meta: dict[str, str], opti
         if content_hash(data) != stored[source.path].content_hash:
             changed.append(source.path)
     # New files that the indexer would skip (binary, invalid UTF-8...) are not changes to the index.
-    return sorted(p for p in changed if p in stored or _indexable(root / p, options))
+    return sorted(p for p in changed if p in stored or _indexable(root, p, options))
 
 
 def racy_after(scan_started_ns: str | None) -> int | None:
@@ -216,8 +216,8 @@ def racy_after(scan_started_ns: str | None) -> int | None:
     return int(scan_started_ns) - RACY_MARGIN_NS if scan_started_ns else None
 
 
-def _indexable(path: Path, options) -> bool:
-    source = SourceFile("", str(path), 0, 0, None)
+def _indexable(root: Path, path: str, options) -> bool:
+    source = SourceFile(path, f"{root}/{path}", 0, 0, None)
     try:
         read_source(source, max_file_bytes=options.max_file_bytes, max_line_length=options.max_line_length)
     except SkipFile:

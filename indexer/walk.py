@@ -3,8 +3,11 @@
 `list_files` names the candidate files with their stat (cheap: no file is opened), honouring .gitignore
 (nested ones too), .git/info/exclude and .codesearchignore; in a git checkout it asks git for its file
 list. A symlink to a file that the walk lists anyway is skipped as a duplicate, so each piece of code
-is indexed once. `read_source` opens one candidate and decides whether it is indexable text (not binary,
-valid UTF-8, not minified). Problems with one file become a `SkipFile` reason, never a crash.
+is indexed once. A listed file under a folder that is a symlink is skipped: git goes on listing the
+files it tracks there after the folder was replaced by a link. `read_source` opens one candidate through
+`indexer.confined` (a symlink out of the root or on a folder is refused at open time) and decides whether
+it is indexable text (not binary, valid UTF-8, not minified). Problems with one file become a `SkipFile`
+reason, never a crash. Git gets revisions only after `--end-of-options`, and `--since` must name a commit.
 """
 from __future__ import annotations
 
@@ -17,16 +20,17 @@ from pathlib import Path
 
 import pathspec
 
-from indexer.errors import IndexError_
+from indexer import confined
+from indexer.errors import BadRevision, IndexError_
 from indexer.languages import GENERATED_NAMES, language_for_path
 from indexer.types import SourceFile
 
 ALWAYS_SKIPPED_DIRS = (".git", ".codesearch")
 IGNORE_FILE = ".codesearchignore"
-_SNIFF_BYTES = 8192
 # Bumped when the rules for which paths are listed change: an index listed by older rules gets one full
 # pass (not just the paths of --since) to drop what they listed and these do not. 2: symlink_duplicate.
-WALK_VERSION = 2
+# 3: symlinked_directory (files git lists under a symlinked folder), invalid_utf8_name.
+WALK_VERSION = 3
 
 
 class SkipFile(Exception):
@@ -68,9 +72,10 @@ def list_files(
         listing.from_git = True
     else:
         paths = _walk_paths(root, listing)
-    extra_ignore = _ignore_spec(root / IGNORE_FILE)
+    extra_ignore = _ignore_spec(root, IGNORE_FILE)
     skipped_prefixes = _skipped_prefixes(root, index_dir)
     all_paths = set(paths)
+    linked_folders: dict[str, bool] = {}
 
     def candidate(rel: str) -> bool:
         if any(rel == p or rel.startswith(p + "/") for p in skipped_prefixes) or _in_skipped_dir(rel):
@@ -86,10 +91,45 @@ def list_files(
             continue
         if not candidate(rel):
             continue
+        if not _encodable(rel):
+            # SQLite stores text as UTF-8, so the name cannot be stored; shown with \x escapes.
+            listing.skip(display_path(rel), "invalid_utf8_name", "the file name is not valid UTF-8")
+            continue
+        folder = _symlinked_folder(str(root), rel, linked_folders)
+        if folder is not None:
+            listing.skip(rel, "symlinked_directory", f"the folder {folder} on its path is a symlink; not entered")
+            continue
         source = _stat_source(root, rel, max_file_bytes, listing, listed_anyway)
         if source is not None:
             listing.files.append(source)
     return listing
+
+
+def display_path(rel: str) -> str:
+    """A path fit to print: bytes that are not UTF-8 (kept by surrogateescape) shown as \\xNN."""
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _encodable(rel: str) -> bool:
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _symlinked_folder(root: str, rel: str, seen: dict[str, bool]) -> str | None:
+    """The first folder on `rel`'s path that is a symlink, else None; `seen` caches folders' verdicts."""
+    end = rel.find("/")
+    while end != -1:
+        folder = rel[:end]
+        linked = seen.get(folder)
+        if linked is None:
+            linked = seen[folder] = os.path.islink(os.path.join(root, folder))
+        if linked:
+            return folder
+        end = rel.find("/", end + 1)
+    return None
 
 
 def _in_skipped_dir(rel: str) -> bool:
@@ -145,15 +185,16 @@ def _stat_source(
 def read_source(source: SourceFile, *, max_file_bytes: int, max_line_length: int) -> tuple[bytes, str]:
     """The file's bytes and decoded text, or SkipFile saying why it is not indexable text."""
     try:
-        with open(source.abs_path, "rb") as handle:
-            data = handle.read(max_file_bytes + 1)
+        data = confined.read_file(_root_of(source), source.path, max_file_bytes + 1)
+    except confined.Refused as exc:
+        raise SkipFile(exc.reason, str(exc)) from exc
     except FileNotFoundError as exc:
         raise SkipFile("vanished", "file disappeared during indexing") from exc
     except OSError as exc:
         raise SkipFile("unreadable", f"cannot read: {exc.strerror or exc}") from exc
     if len(data) > max_file_bytes:
         raise SkipFile("too_large")
-    if b"\0" in data[:_SNIFF_BYTES]:
+    if b"\0" in data:  # the whole file: a NUL anywhere makes it binary, not only in a first block
         raise SkipFile("binary")
     try:
         text = data.decode("utf-8")
@@ -164,40 +205,72 @@ def read_source(source: SourceFile, *, max_file_bytes: int, max_line_length: int
     return data, text
 
 
+def _root_of(source: SourceFile) -> str:
+    """The root a SourceFile was listed under: its abs_path is that root joined with its path."""
+    suffix = "/" + source.path
+    if not source.path or not source.abs_path.endswith(suffix):
+        raise ValueError(f"{source.abs_path!r} does not end with the relative path {source.path!r}")
+    return source.abs_path[: -len(suffix)]
+
+
+# Keeps git from starting the file-system monitor program that a repository's config may name.
+_GIT = ("git", "-c", "core.fsmonitor=false")
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*_GIT, "-C", str(root), *args], capture_output=True)
+
+
 def _git_paths(root: Path) -> list[str] | None:
     """Tracked plus untracked-but-not-ignored files, relative to root; None when root is not in git."""
     if not (root / ".git").exists() and _git_toplevel(root) is None:
         return None
     try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            capture_output=True,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
+        proc = _git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--")
+    except OSError:
         return None
+    if proc.returncode != 0:
+        return None
+    out = proc.stdout
     return sorted({p for p in out.decode("utf-8", "surrogateescape").split("\0") if p})
 
 
 def _git_toplevel(root: Path) -> str | None:
     try:
-        proc = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--show-toplevel"], capture_output=True, text=True
-        )
+        proc = _git(root, "rev-parse", "--show-toplevel")
     except OSError:
         return None
-    return proc.stdout.strip() if proc.returncode == 0 else None
+    return proc.stdout.decode(errors="surrogateescape").strip() if proc.returncode == 0 else None
+
+
+def git_commit(root: Path, rev: str) -> str | None:
+    """The id of the commit `rev` names; None when it names none (or git is missing).
+
+    `--end-of-options` makes git take `rev` as a revision even when it looks like an option
+    (`--output=FILE` would otherwise make git write that file).
+    """
+    try:
+        proc = _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
+    except OSError:
+        return None
+    return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
 
 def git_changed_paths(root: Path, since: str) -> set[str]:
     """Paths (relative to root) that differ between `since` and the work tree, plus untracked ones."""
+    commit = git_commit(root, since)
+    if commit is None:
+        where = "the git repository" if _git_toplevel(root) is not None else "a git repository (there is none)"
+        raise BadRevision(f"{since!r} is not a commit of {where} at {root}")
     commands = (
-        ["git", "-C", str(root), "diff", "--name-only", "--no-renames", "--relative", "-z", since, "--"],
-        ["git", "-C", str(root), "ls-files", "-z", "--others", "--exclude-standard"],
+        # No external diff programs or text conversion filters: only names are asked for.
+        ("diff", "--name-only", "--no-renames", "--relative", "-z", "--no-ext-diff", "--no-textconv",
+         "--end-of-options", commit, "--"),
+        ("ls-files", "-z", "--others", "--exclude-standard", "--"),
     )
     paths: set[str] = set()
     for command in commands:
-        proc = subprocess.run(command, capture_output=True)
+        proc = _git(root, *command)
         if proc.returncode != 0:
             message = proc.stderr.decode(errors="replace").strip().splitlines()
             raise IndexError_(f"git cannot diff against {since!r}: {message[0] if message else 'failed'}")
@@ -205,10 +278,11 @@ def git_changed_paths(root: Path, since: str) -> set[str]:
     return paths
 
 
-def _ignore_spec(path: Path, prefix: str = "") -> pathspec.GitIgnoreSpec | None:
+def _ignore_spec(root: Path, rel: str, prefix: str = "") -> pathspec.GitIgnoreSpec | None:
+    """The patterns of the ignore file `rel` under `root` (read through `confined`: never from outside)."""
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
+        lines = confined.read_file(root, rel).decode("utf-8", errors="replace").splitlines()
+    except (OSError, confined.Refused):
         return None
     if prefix:
         lines = [_rebase_pattern(line, prefix) for line in lines]
@@ -231,7 +305,7 @@ def _rebase_pattern(line: str, prefix: str) -> str:
 def _walk_paths(root: Path, listing: Listing) -> list[str]:
     """Plain-directory walk honouring nested .gitignore files; symlinked directories are not entered."""
     specs: list[pathspec.GitIgnoreSpec] = [
-        s for s in (_ignore_spec(root / ".gitignore"), _ignore_spec(root / ".git" / "info" / "exclude")) if s
+        s for s in (_ignore_spec(root, ".gitignore"), _ignore_spec(root, ".git/info/exclude")) if s
     ]
     found: list[str] = []
 
@@ -246,13 +320,13 @@ def _walk_paths(root: Path, listing: Listing) -> list[str]:
 
     def visit(directory: Path, rel_dir: str, active: list[pathspec.GitIgnoreSpec]) -> None:
         if rel_dir:
-            nested = _ignore_spec(directory / ".gitignore", rel_dir)
+            nested = _ignore_spec(root, f"{rel_dir}/.gitignore", rel_dir)
             if nested is not None:
                 active = active + [nested]
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError as exc:
-            listing.skip(rel_dir or ".", "unreadable", f"cannot list directory: {exc.strerror or exc}")
+            listing.skip(display_path(rel_dir or "."), "unreadable", f"cannot list directory: {exc.strerror or exc}")
             return
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
