@@ -156,8 +156,9 @@ def definition_boost(hit: Hit, plan: QueryPlan) -> float:
     if plan.kind == SYMBOL:
         return 1.0
     vocabulary, stems = _query_vocabulary(plan)
-    # Only the name itself: crediting the enclosing class's name as well measured worse.
-    return 1.0 + NAME_OVERLAP_BOOST * _coverage(_name_parts(name), vocabulary, stems)
+    # Only the name itself: crediting the enclosing class's name as well measured worse. Its parts come
+    # from the name as written: lower-cased, `JsonElement` would be one word.
+    return 1.0 + NAME_OVERLAP_BOOST * _coverage(_name_parts(symbol_name(hit.symbol)), vocabulary, stems)
 
 
 def _coverage(parts: list[str], vocabulary: frozenset[str], stems: frozenset[str]) -> float:
@@ -165,18 +166,18 @@ def _coverage(parts: list[str], vocabulary: frozenset[str], stems: frozenset[str
     parts = [p for p in parts if p not in STOPWORDS]
     if not parts:
         return 0.0
-    return sum(1 for p in parts if p in vocabulary or _stem(p) in stems) / len(parts)
+    return sum(1 for p in parts if p in vocabulary or word_stem(p) in stems) / len(parts)
 
 
 @lru_cache(maxsize=256)
 def _query_vocabulary(plan: QueryPlan) -> tuple[frozenset[str], frozenset[str]]:
     """The query's words with their expansions, and the stems of those."""
     vocabulary = plan.words | frozenset(plan.expansions)
-    return vocabulary, frozenset(_stem(w) for w in vocabulary)
+    return vocabulary, frozenset(word_stem(w) for w in vocabulary)
 
 
 @lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
+def word_stem(word: str) -> str:
     """A crude suffix strip so that "lines"/"line" and "parsing"/"parse" meet; good enough for overlap."""
     for suffix in ("ing", "ed", "es", "s"):
         if len(word) > len(suffix) + 2 and word.endswith(suffix):
@@ -219,7 +220,7 @@ def file_name_boost(hit: Hit, plan: QueryPlan) -> float:
 
 def names_file(path: str, name: str) -> bool:
     """Whether the file's name without its extension is `name` (case, "_", "-" and a plural "s" aside)."""
-    return _file_stem(path) == _stem(name.lower().replace("_", ""))
+    return _file_stem(path) == word_stem(name.lower().replace("_", ""))
 
 
 def symbol_name(symbol: str) -> str:
@@ -231,7 +232,7 @@ def symbol_name(symbol: str) -> str:
 def _file_stem(path: str) -> str:
     name = path.rsplit("/", 1)[-1]
     stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
-    return _stem(stem.lower().replace("_", "").replace("-", ""))
+    return word_stem(stem.lower().replace("_", "").replace("-", ""))
 
 
 def file_words_boost(hit: Hit, plan: QueryPlan) -> float:
@@ -241,12 +242,16 @@ def file_words_boost(hit: Hit, plan: QueryPlan) -> float:
     words, which path_boost counts, its name is specific to it."""
     if plan.symbol and plan.kind != "mixed":
         return 1.0
-    parts = _file_name_parts(hit.path)
+    return 1.0 + FILE_WORDS_BOOST * file_name_coverage(hit.path, plan)
+
+
+def file_name_coverage(path: str, plan: QueryPlan) -> float:
+    """The fraction of the file name's words (extension dropped; none for generic names) in the query."""
+    parts = _file_name_parts(path)
     if not parts:
-        return 1.0
+        return 0.0
     vocabulary, stems = _query_vocabulary(plan)
-    coverage = _coverage(list(parts), vocabulary, stems)
-    return 1.0 + FILE_WORDS_BOOST * coverage
+    return _coverage(list(parts), vocabulary, stems)
 
 
 @lru_cache(maxsize=16384)
@@ -261,7 +266,7 @@ def _file_name_parts(path: str) -> tuple[str, ...]:
 def path_boost(hit: Hit, plan: QueryPlan) -> float:
     """1 + PATH_WORD_BOOST per query term found among the path's directory names."""
     path_words, stems = _path_words(hit.path)
-    matched = sum(1 for t in plan.terms if t not in STOPWORDS and (t in path_words or _stem(t) in stems))
+    matched = sum(1 for t in plan.terms if t not in STOPWORDS and (t in path_words or word_stem(t) in stems))
     return 1.0 + min(PATH_BOOST_CAP, PATH_WORD_BOOST * matched)
 
 
@@ -274,7 +279,7 @@ def _path_words(path: str) -> tuple[frozenset[str], frozenset[str]]:
         stem = part.rsplit(".", 1)[0] if "." in part.lstrip(".") else part
         words.add(stem.lower())
         words.update(_name_parts(stem))
-    return frozenset(words), frozenset(_stem(w) for w in words)
+    return frozenset(words), frozenset(word_stem(w) for w in words)
 
 
 def demotions(hit: Hit, plan: QueryPlan) -> dict[str, float]:

@@ -29,7 +29,8 @@ from indexer.errors import SemanticSearchUnavailable
 from indexer.fusion import fuse
 from indexer.lexical import FTS_WEIGHTS
 from indexer.query import QueryPlan, plan_query
-from indexer.ranking import adjust, aggregate_files, diversify, names_file, symbol_name
+from indexer.candidates import with_named_chunks
+from indexer.ranking import adjust, aggregate_files, diversify
 from indexer.types import Hit
 
 MODES = ("hybrid", "semantic", "lexical")
@@ -114,8 +115,7 @@ def _candidate_lists(index, plan: QueryPlan, encoder, mode: str, options: Search
     lists: dict[str, list[tuple[int, float]]] = {}
     if mode in ("hybrid", "lexical"):
         lists["lexical"] = lexical_candidates(index.conn, plan.terms, pool, options)
-        if plan.symbol:
-            lists["lexical"] = _with_named_chunks(index.conn, plan, lists["lexical"], options)
+        lists["lexical"] = with_named_chunks(index.conn, plan, lists["lexical"], _sql_filters(options))
         if plan.expansions:
             # Abbreviations ("configuration" -> config) as their own, weaker list: mixed into the main
             # query they add as much noise as they find (BENCHMARKS.md).
@@ -154,34 +154,6 @@ def lexical_candidates(conn, terms: Sequence[str], limit: int, options: SearchOp
         f"ORDER BY score DESC, c.id LIMIT ?"
     )
     return [(int(cid), float(score)) for cid, score in conn.execute(sql, (expression, *params, limit))]
-
-
-NAMED_POOL = 100  # chunks whose symbol or file name is the queried symbol, always among the candidates
-NAMED_SCAN = 5000  # ... found among this many chunks whose symbol or path has the name as a word
-
-
-def _with_named_chunks(conn, plan: QueryPlan, ranked: list[tuple[int, float]], options: SearchOptions):
-    """`ranked` plus the chunks named after the queried symbol (the last part of their symbol, or their
-    file's name, is it), scored by the same BM25 query: a name used in hundreds of chunks (`Visitor`,
-    `SqlMapper`) otherwise pushes its own definition out of the candidate pool before the ranking layer
-    can lift it."""
-    where, params = _sql_filters(options)
-    rows = conn.execute(
-        f"SELECT c.id, c.symbol, c.path FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
-        f"WHERE chunks_fts MATCH ?{where} LIMIT ?", (f'{{symbol path}} : "{plan.symbol}"', *params, NAMED_SCAN),
-    ).fetchall()
-    seen = {cid for cid, _ in ranked}
-    missing = [cid for cid, symbol, path in rows if cid not in seen and (
-        (symbol and symbol_name(symbol).lower() == plan.symbol) or names_file(path, plan.symbol))][:NAMED_POOL]
-    expression = match_expression(plan.terms)
-    if not missing or expression is None:
-        return ranked
-    weights = ", ".join(str(w) for w in FTS_WEIGHTS)
-    extra = conn.execute(
-        f"SELECT rowid, -bm25(chunks_fts, {weights}) FROM chunks_fts WHERE chunks_fts MATCH ? "
-        f"AND rowid IN ({', '.join('?' * len(missing))})", (expression, *missing),
-    ).fetchall()
-    return sorted(ranked + [(int(cid), float(score)) for cid, score in extra], key=lambda p: (-p[1], p[0]))
 
 
 def embed_query(index, encoder, query: str) -> np.ndarray:

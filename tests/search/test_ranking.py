@@ -3,7 +3,8 @@ import pytest
 
 from indexer.query import plan_query
 from indexer.ranking import (CONTAINER_DEMOTION, DECLARES_BOOST, DEMOTIONS, EXACT_CASE_BOOST,
-                             EXACT_DEFINITION_BOOST, FILE_NAME_BOOST, FILE_WORDS_BOOST, QUALIFIED_DEFINITION_BOOST, SAME_FILE_DECAY,
+                             EXACT_DEFINITION_BOOST, FILE_NAME_BOOST, FILE_WORDS_BOOST, NAME_OVERLAP_BOOST,
+                             QUALIFIED_DEFINITION_BOOST, SAME_FILE_DECAY,
                              SAME_FILE_FREE, adjust, aggregate_files, containers, declares, definition_boost,
                              demotions, diversify, file_name_boost, file_words_boost, is_declaration_stub, path_boost,
                              path_categories)
@@ -197,3 +198,10 @@ def test_the_definition_asked_for_is_not_demoted_as_a_container():
     inner = hit(kind="method", symbol="Client.timeout", parent="Client", lines=(20, 30), score=1.0)
     adjust([other, inner], plan)
     assert other.explain["container_demotion"] == CONTAINER_DEMOTION
+
+
+def test_a_camel_case_name_made_of_the_query_words_is_boosted_like_a_snake_case_one():
+    # The name's parts were taken after lower-casing it, so `JsonElement` was one word and never matched.
+    plan = plan_query("JSON element hierarchy and tree model")
+    assert definition_boost(hit(kind="class", symbol="JsonElement"), plan) == \
+        definition_boost(hit(kind="function", symbol="json_element"), plan) == 1.0 + NAME_OVERLAP_BOOST
