@@ -114,17 +114,22 @@ def index(
     lexical_only: bool = typer.Option(False, "--lexical-only", help="Build the lexical index only (no model)."),
     index_dir: Optional[Path] = IndexDirOpt,
 ) -> None:
-    """Build or update the index (incremental: unchanged files and cached embeddings are reused)."""
+    """Build or update the index (incremental: unchanged files and cached embeddings are reused).
+
+    An index that was built lexical-only stays so, without trying to load a model, until a model is
+    set (--model, CODESEARCH_MODEL or the config file).
+    """
     with reported(_debug(ctx)):
         root = path.resolve() if path else find_root(Path.cwd())
         if not root.is_dir():
             raise UsageProblem(f"{path} is not a folder")
         flags = dict(model=model, device=device, dtype=dtype, batch_tokens=batch_tokens, index_dir=index_dir)
         settings = load_settings(root, _given(flags))
+        chosen = explicit_model(_given(flags), root)
         encoder = None
-        if not lexical_only:
-            indexed_with = _indexed_model(settings, root)
-            model_id = settings.model if explicit_model(_given(flags), root) else indexed_with or settings.model
+        built_lexical, indexed_with = _indexed_model(settings, root)
+        if not lexical_only and (chosen or not built_lexical):
+            model_id = settings.model if chosen else indexed_with or settings.model
             encoder, unavailable = encoders.load_if_available(
                 model_id, settings.device, settings.dtype, settings.batch_tokens
             )
@@ -133,23 +138,27 @@ def index(
                 raise UsageProblem(f"the index holds vectors of {indexed_with} and would lose them: {unavailable} "
                                    "(or drop them with --lexical-only)")
             if encoder is None:
-                notice(f"building a lexical-only index: {unavailable}")
+                notice(f"building a lexical-only index: {unavailable}; later runs keep it lexical-only "
+                       "until a model is given with --model")
         summary = _run_index(root, settings, encoder, since=since, full=full, quiet=quiet)
         if not quiet:
             reports.print_index_summary(_out(), summary, settings.index_path(root))
 
 
-def _indexed_model(settings: Settings, root: Path) -> str | None:
-    """The model whose vectors an existing index holds (an update keeps it); None without vectors."""
+def _indexed_model(settings: Settings, root: Path) -> tuple[bool, str | None]:
+    """For an existing index: whether it was built lexical-only, and the model whose vectors it holds
+    (an update keeps it). (False, None) when there is no readable index yet."""
     from indexer.errors import IndexError_
     from indexer.store import open_index
 
     try:
         index = open_index(settings.index_path(root))
     except IndexError_:  # none yet, or unreadable: the indexer reports that itself
-        return None
+        return False, None
     try:
-        return index.meta.get("model_id") if index.vectors is not None else None
+        # Every run records its identity first (indexer.state.Identity): lexical-only runs without model_id.
+        built_lexical = "format_version" in index.meta and not index.meta.get("model_id")
+        return built_lexical, index.meta.get("model_id") if index.vectors is not None else None
     finally:
         index.close()
 
