@@ -243,15 +243,16 @@ def _run_search(root: Path, settings: Settings, query: str, model_chosen: bool, 
     from indexer.store import open_index
 
     index = open_index(settings.index_path(root))
-    encoder, mode = _search_encoder(index, settings, model_chosen)
+    encoder, mode = _search_encoder(index, settings, model_chosen, one_query=True)
     options = SearchOptions(mode=mode, k=settings.top, langs=tuple(langs), path_globs=tuple(globs),
                             kinds=tuple(kinds), files_only=files_only, root=str(root))
     result = search_index(index, query, encoder, options)
     return result.hits, result.mode
 
 
-def _search_encoder(index, settings: Settings, model_chosen: bool):
-    """The encoder for searching `index` and the mode that is possible with it (a notice when lower)."""
+def _search_encoder(index, settings: Settings, model_chosen: bool, *, one_query: bool = False):
+    """The encoder for searching `index` and the mode that is possible with it (a notice when lower).
+    `one_query`: the encoder will embed a single query (see encoders.load_if_available)."""
     mode = settings.mode
     if mode == "lexical":
         return None, mode
@@ -263,7 +264,7 @@ def _search_encoder(index, settings: Settings, model_chosen: bool):
         return None, "lexical"
     # The query must be embedded by the model that embedded the index.
     model = settings.model if model_chosen else index.meta.get("model_id") or settings.model
-    encoder, unavailable = encoders.load_if_available(model, settings.device, settings.dtype)
+    encoder, unavailable = encoders.load_if_available(model, settings.device, settings.dtype, one_query=one_query)
     if encoder is None:
         if mode == "semantic":
             raise UsageProblem(f"--mode semantic needs the model: {unavailable}")
