@@ -46,7 +46,9 @@ def run_cli(code: Path, args: list[str], env_extra: dict[str, str]) -> tuple[flo
     env = {**os.environ, "PYTHONPATH": str(code), "COLUMNS": "100", **env_extra}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "codesearch", *args], env=env, capture_output=True, text=True)
+    # From the checkout's folder: `python -m` puts the working directory first on the path.
+    proc = subprocess.run([sys.executable, "-m", "codesearch", *args], cwd=code, env=env, capture_output=True,
+                          text=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

@@ -36,7 +36,8 @@ from model.loading import (
 )
 
 # safetensors dtype names -> numpy; BF16 is widened to float32 by hand (numpy has no bfloat16).
-_DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "BF16": np.uint16}
+_DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "BF16": np.uint16, "I64": np.int64,
+           "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
 
 
 class SafetensorsWeights:
