@@ -1,7 +1,8 @@
 """The `codesearch` command line: index, search, status and eval, wired to the indexer and the encoder.
 
 Only this package prints and picks exit codes: 0 hits (or success), 1 no hits, 2 error. Results go to
-stdout; progress, notices, warnings and errors to stderr. torch is imported only by commands that embed.
+stdout; progress, notices, warnings and errors to stderr. torch is imported only by commands that embed
+documents (`index` with a model, `eval`); `search` embeds its query without it (see encoders.py).
 """
 from __future__ import annotations
 
