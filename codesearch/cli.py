@@ -1,7 +1,8 @@
 """The `codesearch` command line: index, search, status and eval, wired to the indexer and the encoder.
 
 Only this package prints and picks exit codes: 0 hits (or success), 1 no hits, 2 error. Results go to
-stdout; progress, notices, warnings and errors to stderr. torch is imported only by commands that embed.
+stdout; progress, notices, warnings and errors to stderr. torch is imported only by commands that embed
+documents (`index` with a model, `eval`); `search` embeds its query without it (see encoders.py).
 """
 from __future__ import annotations
 
@@ -114,17 +115,22 @@ def index(
     lexical_only: bool = typer.Option(False, "--lexical-only", help="Build the lexical index only (no model)."),
     index_dir: Optional[Path] = IndexDirOpt,
 ) -> None:
-    """Build or update the index (incremental: unchanged files and cached embeddings are reused)."""
+    """Build or update the index (incremental: unchanged files and cached embeddings are reused).
+
+    An index that was built lexical-only stays so, without trying to load a model, until a model is
+    set (--model, CODESEARCH_MODEL or the config file).
+    """
     with reported(_debug(ctx)):
         root = path.resolve() if path else find_root(Path.cwd())
         if not root.is_dir():
             raise UsageProblem(f"{path} is not a folder")
         flags = dict(model=model, device=device, dtype=dtype, batch_tokens=batch_tokens, index_dir=index_dir)
         settings = load_settings(root, _given(flags))
+        chosen = explicit_model(_given(flags), root)
         encoder = None
-        if not lexical_only:
-            indexed_with = _indexed_model(settings, root)
-            model_id = settings.model if explicit_model(_given(flags), root) else indexed_with or settings.model
+        built_lexical, indexed_with = _indexed_model(settings, root)
+        if not lexical_only and (chosen or not built_lexical):
+            model_id = settings.model if chosen else indexed_with or settings.model
             encoder, unavailable = encoders.load_if_available(
                 model_id, settings.device, settings.dtype, settings.batch_tokens
             )
@@ -133,23 +139,27 @@ def index(
                 raise UsageProblem(f"the index holds vectors of {indexed_with} and would lose them: {unavailable} "
                                    "(or drop them with --lexical-only)")
             if encoder is None:
-                notice(f"building a lexical-only index: {unavailable}")
+                notice(f"building a lexical-only index: {unavailable}; later runs keep it lexical-only "
+                       "until a model is given with --model")
         summary = _run_index(root, settings, encoder, since=since, full=full, quiet=quiet)
         if not quiet:
             reports.print_index_summary(_out(), summary, settings.index_path(root))
 
 
-def _indexed_model(settings: Settings, root: Path) -> str | None:
-    """The model whose vectors an existing index holds (an update keeps it); None without vectors."""
+def _indexed_model(settings: Settings, root: Path) -> tuple[bool, str | None]:
+    """For an existing index: whether it was built lexical-only, and the model whose vectors it holds
+    (an update keeps it). (False, None) when there is no readable index yet."""
     from indexer.errors import IndexError_
     from indexer.store import open_index
 
     try:
         index = open_index(_index_folder(settings, root))
     except IndexError_:  # none yet, unreadable or unsafe: the indexer reports that itself
-        return None
+        return False, None
     try:
-        return index.meta.get("model_id") if index.vectors is not None else None
+        # Every run records its identity first (indexer.state.Identity): lexical-only runs without model_id.
+        built_lexical = "format_version" in index.meta and not index.meta.get("model_id")
+        return built_lexical, index.meta.get("model_id") if index.vectors is not None else None
     finally:
         index.close()
 
@@ -251,15 +261,16 @@ def _run_search(root: Path, settings: Settings, query: str, model_chosen: bool, 
     from indexer.store import open_index
 
     index = open_index(_index_folder(settings, root))
-    encoder, mode = _search_encoder(index, settings, model_chosen)
+    encoder, mode = _search_encoder(index, settings, model_chosen, one_query=True)
     options = SearchOptions(mode=mode, k=settings.top, langs=tuple(langs), path_globs=tuple(globs),
                             kinds=tuple(kinds), files_only=files_only, root=str(root))
     result = search_index(index, query, encoder, options)
     return result.hits, result.mode
 
 
-def _search_encoder(index, settings: Settings, model_chosen: bool):
-    """The encoder for searching `index` and the mode that is possible with it (a notice when lower)."""
+def _search_encoder(index, settings: Settings, model_chosen: bool, *, one_query: bool = False):
+    """The encoder for searching `index` and the mode that is possible with it (a notice when lower).
+    `one_query`: the encoder will embed a single query (see encoders.load_if_available)."""
     mode = settings.mode
     if mode == "lexical":
         return None, mode
@@ -271,7 +282,7 @@ def _search_encoder(index, settings: Settings, model_chosen: bool):
         return None, "lexical"
     # The query must be embedded by the model that embedded the index.
     model = settings.model if model_chosen else index.meta.get("model_id") or settings.model
-    encoder, unavailable = encoders.load_if_available(model, settings.device, settings.dtype)
+    encoder, unavailable = encoders.load_if_available(model, settings.device, settings.dtype, one_query=one_query)
     if encoder is None:
         if mode == "semantic":
             raise UsageProblem(f"--mode semantic needs the model: {unavailable}")

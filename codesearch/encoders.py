@@ -1,5 +1,8 @@
 """Loads the encoder a command needs, importing torch only then, and tells when the model is unavailable.
 
+A search embeds one query, which model/query.py does without torch; indexing (and `eval`) load the
+torch Encoder.
+
 `index` and hybrid `search` go on lexically, with one notice, when the model is not available offline;
 only an unavailable model allows that: a broken checkpoint or a bad device is an error.
 """
@@ -25,12 +28,26 @@ def load(model: str, device: str, dtype: str, batch_tokens: int = 0) -> Encoder:
     return load_encoder(model, device=resolve_device(device), dtype=dtype, **budget)
 
 
-def load_if_available(model: str, device: str, dtype: str, batch_tokens: int = 0) -> tuple[Encoder | None, str]:
+def load_query(model: str):
+    """The query side of an `Encoder` (model_id, dim, max_tokens, fingerprint, embed_queries) for a
+    model folder or hub id, from model/query.py: numpy, float32, no torch."""
+    from model.query import load_query_encoder
+
+    return load_query_encoder(model)
+
+
+def load_if_available(
+    model: str, device: str, dtype: str, batch_tokens: int = 0, *, one_query: bool = False
+) -> tuple[Encoder | None, str]:
     """(encoder, "") or, when the model cannot be had offline, (None, a one-line reason saying how to
-    get it)."""
+    get it). `one_query`: the process embeds one search query and nothing else; unless another device
+    or a reduced precision is asked for, that runs without torch (model/query.py), whose import would
+    cost more than the rest of the search (BENCHMARKS.md, cold start)."""
     from model.errors import ModelNotAvailable
 
     try:
+        if one_query and device in ("auto", "cpu") and dtype in ("auto", "float32"):
+            return load_query(model), ""
         return load(model, device, dtype, batch_tokens), ""
     except ModelNotAvailable as exc:
         return None, " ".join(str(exc).split())

@@ -20,7 +20,8 @@ def print_index_summary(console: Console, summary: Any, index_dir: Path) -> None
     files = (f"{summary.files_new} new, {summary.files_changed} changed, {summary.files_deleted} deleted, "
              f"{summary.files_unchanged} unchanged")
     if summary.lexical_only:
-        chunks = f"{summary.chunks_total} in the index, lexical only (no vectors)"
+        chunks = (f"{summary.chunks_total} in the index, lexical only (no vectors; "
+                  "`codesearch index --model FOLDER_OR_ID` adds them)")
     else:
         chunks = (f"{summary.chunks_total} in the index; {summary.chunks_embedded} embedded "
                   f"({summary.tokens_embedded:,} tokens), {summary.chunks_reused} reused from the cache")

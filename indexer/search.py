@@ -8,8 +8,9 @@
 
 `Hit.explain` holds the score parts: "lexical" (BM25, higher = better), "expanded" (the same with the
 query's abbreviations), "semantic" (cosine), each with its "<name>_rank"; "fused"; the ranking layer's
-multipliers (indexer.ranking); and the final "score". `Hit.stale` is set when the file's size or mtime
-on disk differs from what was indexed (root: `options.root`, else the index meta's "root").
+multipliers (indexer.ranking); and the final "score". `Hit.stale` is set when the file on disk is gone
+or its content differs from what was indexed, as `codesearch status` decides it (root: `options.root`,
+else the index meta's "root").
 
 `mode="semantic"` without an encoder or without vectors raises `SemanticSearchUnavailable` (a
 ValueError). Filters: `langs` (language names), `kinds` ("function" also matches methods), `path_globs`
@@ -25,6 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from indexer import confined
+from indexer.chunking import content_hash
 from indexer.errors import SemanticSearchUnavailable
 from indexer.fusion import fuse
 from indexer.lexical import FTS_WEIGHTS
@@ -244,23 +246,39 @@ def _load_hits(conn, chunk_ids: list[int], options: SearchOptions) -> list[Hit]:
 
 
 def _mark_stale(index, hits: list[Hit], root: str | None) -> None:
-    """Set Hit.stale where the file's size or mtime on disk differs from the `files` row (or it is gone)."""
-    root = root or (getattr(index, "meta", None) or {}).get("root")
+    """Set Hit.stale where the file on disk is gone or its content is not what was indexed.
+
+    The same test as `codesearch status` (indexer.state): a file whose size and mtime match the `files`
+    row is unchanged, unless its mtime is too close to the indexing run's start to be trusted; any other
+    file is hashed and compared with the stored content hash, so a copied repository or a fresh checkout
+    (every mtime new, no content changed) has no stale hits. Only the hits' files are looked at.
+    """
+    from indexer.state import racy_after
+
+    meta = getattr(index, "meta", None) or {}
+    root = root or meta.get("root")
     if not root or not hits:
         return
     paths = sorted({h.path for h in hits})
     rows = index.conn.execute(
-        f"SELECT path, size, mtime_ns FROM files WHERE path IN ({', '.join('?' * len(paths))})", paths
+        f"SELECT path, size, mtime_ns, content_hash FROM files WHERE path IN ({', '.join('?' * len(paths))})",
+        paths,
     )
-    recorded = {path: (size, mtime) for path, size, mtime in rows}
+    recorded = {path: (size, mtime, digest) for path, size, mtime, digest in rows}
+    racy = racy_after(meta.get("scan_started_ns"))
     stale: set[str] = set()
     for path in paths:
+        size, mtime, digest = recorded.get(path, (None, None, None))
         try:
-            st = confined.stat_file(root, path)  # a link out of the root counts as changed, not followed
+            # A link out of the root counts as changed, not followed.
+            st = confined.stat_file(root, path)
+            if (st.st_size, st.st_mtime_ns) == (size, mtime) and (racy is None or mtime < racy):
+                continue
+            if st.st_size == size and digest is not None and content_hash(confined.read_file(root, path)) == digest:
+                continue
         except (OSError, confined.Refused):
-            stale.add(path)
-            continue
-        if recorded.get(path) != (st.st_size, st.st_mtime_ns):
-            stale.add(path)
+            pass
+        stale.add(path)
     for hit in hits:
         hit.stale = hit.path in stale
+

@@ -10,11 +10,19 @@ Hugging Face model id. Precision (`dtype`):
   AMX, CUDA GPUs with bf16 support). There, when the checkpoint is loaded, the probe texts below are
   embedded in both precisions and bfloat16 is kept only if every pooled cosine against float32 is
   >= 0.9999 (`encoder.auto_cosine` records the measured minimum); otherwise float32 is used. int8
-  loses more than that (see BENCHMARKS.md), so auto never picks it.
+  loses more than that (see BENCHMARKS.md), so auto never picks it. The decision is remembered per
+  checkpoint fingerprint, device, torch version and probe (`model/cache.py`), so only the first load
+  on a machine runs the probe.
+
+The model is built without random initialisation (its parameters are created on torch's meta device)
+and then given the checkpoint's tensors, which safetensors memory-maps: the weights are read once.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import platform
 import warnings
 from typing import Sequence
 
@@ -22,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from model import cache
 from model.allocator import keep_freed_memory
 from model.errors import ModelError
 from model.loading import (
@@ -31,6 +40,7 @@ from model.loading import (
     read_config,
     read_sentence_transformers,
     resolve_checkpoint,
+    weight_files,
     weights_fingerprint,
 )
 from model.modernbert import ModernBertModel
@@ -201,29 +211,71 @@ def load_encoder(
     config = read_config(folder)
     info = read_sentence_transformers(folder)
     tokenizer = load_tokenizer(folder)
-
-    def float32_model() -> ModernBertModel:
-        model = ModernBertModel(config)
-        load_weights(model, folder)
-        return model.eval().to(torch_device)
-
-    model, cosine = float32_model(), None
+    fingerprint = cache.fingerprint(
+        folder, [folder / "config.json", *weight_files(folder)], lambda: weights_fingerprint(folder)
+    )
+    model, cosine = load_model(config, folder, torch_device), None
     if dtype == "auto" and precision != "float32":
-        exact = probe_embeddings(model, tokenizer, info.pooling)
-        set_precision(model, precision)
-        cosine = float((probe_embeddings(model, tokenizer, info.pooling) * exact).sum(-1).min())
-        if cosine < AUTO_MIN_COSINE:
-            model, precision = float32_model(), "float32"
-    else:
-        set_precision(model, precision)
+        key = auto_precision_key(fingerprint, torch_device, precision)
+        decided = cache.auto_precision(key)
+        if decided is None:
+            decided = probe_precision(model, tokenizer, info.pooling, precision)
+            cache.remember_auto_precision(key, *decided)
+        precision, cosine = decided
+    set_precision(model, precision)
     path = os.fspath(path_or_model_id)
     encoder = Encoder(
         model, tokenizer, info, model_id=str(folder) if os.path.isdir(path) else path,
-        fingerprint=weights_fingerprint(folder), device=torch_device, dtype=precision,
+        fingerprint=fingerprint, device=torch_device, dtype=precision,
         truncate_dim=truncate_dim, token_budget=token_budget,
     )
     encoder.auto_cosine = cosine
     return encoder
+
+
+def load_model(config, folder, device: torch.device) -> ModernBertModel:
+    """The float32 model holding the checkpoint's weights. Built on the meta device, it allocates and
+    initialises nothing: the checkpoint's (memory-mapped) tensors become its parameters."""
+    with torch.device("meta"):
+        model = ModernBertModel(config)
+    load_weights(model, folder)
+    return model.eval().to(device)
+
+
+def auto_precision_key(fingerprint: str, device: torch.device, candidate: str) -> str:
+    """What an auto decision depends on: the weights, the hardware, torch, and the probe and its rule."""
+    probe = hashlib.sha256(json.dumps([PROBE_TEXTS, AUTO_MIN_COSINE, candidate]).encode()).hexdigest()[:16]
+    if device.type == "cuda":
+        hardware = f"cuda {torch.cuda.get_device_name(device)}"
+    else:
+        hardware = f"cpu {_cpu_name()} {torch.backends.cpu.get_cpu_capability()}"
+    return json.dumps([fingerprint, hardware, torch.__version__, probe])
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def probe_precision(model: ModernBertModel, tokenizer, pooling: str, candidate: str) -> tuple[str, float]:
+    """Embed the probe texts in float32 and in `candidate` and keep the candidate only if every pooled
+    cosine is >= AUTO_MIN_COSINE; returns (precision, min cosine) with the model left in that precision.
+    Falling back needs no second load: the float32 tensors are kept aside while the candidate runs."""
+    exact = probe_embeddings(model, tokenizer, pooling)
+    float32_state = model.state_dict()  # references to the float32 tensors, not copies
+    set_precision(model, candidate)
+    cosine = float((probe_embeddings(model, tokenizer, pooling) * exact).sum(-1).min())
+    if cosine >= AUTO_MIN_COSINE:
+        return candidate, cosine
+    model.load_state_dict(float32_state, assign=True)
+    model.compute_dtype = torch.float32
+    return "float32", cosine
 
 
 @torch.inference_mode()

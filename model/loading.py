@@ -10,15 +10,18 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 import xxhash
-from safetensors import safe_open
 from tokenizers import Tokenizer
 
 from model.config import ModernBertConfig
 from model.errors import ModelError, ModelNotAvailable
-from model.modernbert import ModernBertModel
+
+if TYPE_CHECKING:  # torch is imported by load_weights only: model/query.py reads checkpoints without it
+    import torch
+
+    from model.modernbert import ModernBertModel
 
 # State-dict prefixes seen in the wild: bare ModernBertModel, ModernBertForMaskedLM ("model."), and
 # sentence-transformers exports of the whole pipeline ("0.model.", "0.auto_model.").
@@ -97,6 +100,8 @@ def weight_files(folder: Path) -> list[Path]:
 
 def load_weights(model: ModernBertModel, folder: Path) -> None:
     """Copy the checkpoint's tensors into `model`, checking every key and shape (float32 in memory)."""
+    from safetensors import safe_open
+
     tensors: dict[str, torch.Tensor] = {}
     for file in weight_files(folder):
         try:

@@ -34,7 +34,11 @@ ACTIVATIONS = {
 class Embeddings(nn.Module):
     def __init__(self, config: ModernBertConfig):
         super().__init__()
-        self.tok_embeddings = nn.Embedding(config.vocab_size, config.hidden_size)
+        # Left uninitialised: the values always come from a checkpoint, and a random init on the meta
+        # device (model/encoder.py) would import torch's compiler, a second of a cold start.
+        self.tok_embeddings = nn.Embedding(
+            config.vocab_size, config.hidden_size, _weight=torch.empty(config.vocab_size, config.hidden_size)
+        )
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.norm_eps, bias=config.norm_bias)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
@@ -45,7 +49,9 @@ class Rotary:
     """Rotary position embeddings for one theta, as unit complex numbers per (position, pair)."""
 
     def __init__(self, theta: float, head_dim: int):
-        self.inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+        # On the CPU even while the model is built on the meta device (model/encoder.py): not a weight.
+        exponents = torch.arange(0, head_dim, 2, dtype=torch.float32, device="cpu") / head_dim
+        self.inv_freq = 1.0 / (theta**exponents)
 
     def rotations(self, positions: torch.Tensor) -> torch.Tensor:
         angles = positions.float()[:, None] * self.inv_freq.to(positions.device)  # (rows, head_dim / 2)
@@ -131,8 +137,11 @@ class ModernBertModel(nn.Module):
         self.compute_dtype = torch.float32  # the linear layers' dtype; see model/encoder.py
 
     def load_checkpoint_state(self, state: dict[str, torch.Tensor]) -> None:
-        """Load a checkpoint's state dict (its key names, no prefix; keys and shapes already checked)."""
-        self.load_state_dict(interleave_rotary_pairs(state, self.config), strict=True)
+        """Take a checkpoint's state dict (its key names, no prefix; keys and shapes already checked).
+
+        The tensors become the parameters (no copy), so a model built on the meta device works too.
+        """
+        self.load_state_dict(interleave_rotary_pairs(state, self.config), strict=True, assign=True)
 
     def forward(self, input_ids: torch.Tensor, seqlens: list[int]) -> torch.Tensor:
         """`input_ids` (total_tokens,) holds the sequences back to back, `seqlens` their lengths.

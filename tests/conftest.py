@@ -9,6 +9,16 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_REPO = ROOT / "fixtures" / "repo"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def checkpoint_cache(tmp_path_factory):
+    """Keep the model's checkpoint cache (model/cache.py) out of the user's home: one folder per run,
+    inherited by the subprocesses that tests start."""
+    with pytest.MonkeyPatch.context() as patch:
+        folder = tmp_path_factory.mktemp("checkpoint-cache")
+        patch.setenv("CODESEARCH_CACHE_DIR", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """A tiny random ModernBERT checkpoint folder (config, safetensors, tokenizer, pooling, prompts)."""

@@ -55,6 +55,8 @@ def fake_model(monkeypatch) -> list[str]:
         return FakeEncoder(model_id=model)
 
     monkeypatch.setattr(encoders, "load", load)
+    # Searches load a query encoder: the same fake, through `encoders.load` as a test may replace it.
+    monkeypatch.setattr(encoders, "load_query", lambda model: encoders.load(model, "cpu", "float32"))
     return asked
 
 

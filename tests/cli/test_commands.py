@@ -234,6 +234,19 @@ def test_index_with_vectors_is_not_degraded_when_its_model_is_unavailable(cli, r
     assert dropped.exit_code == 0 and json.loads(cli("status", repo, "--json").stdout)["vectors"] == 0
 
 
+def test_lexical_only_index_stays_lexical_until_a_model_is_given(cli, repo, fake_model, monkeypatch):
+    assert cli("index", repo, "--lexical-only", "--quiet").exit_code == 0
+    again = cli("index", repo)
+    assert again.exit_code == 0 and fake_model == [] and "notice" not in again.stderr
+    assert "lexical only" in again.stdout and "--model" in again.stdout
+    assert cli("index", repo, "--quiet", "--model", "some/model").exit_code == 0 and fake_model == ["some/model"]
+    assert json.loads(cli("status", repo, "--json").stdout)["vectors"] > 0
+    assert cli("index", repo, "--quiet").exit_code == 0 and fake_model[-1] == "some/model"  # vectors kept
+    assert cli("index", repo, "--lexical-only", "--quiet").exit_code == 0
+    monkeypatch.setenv("CODESEARCH_MODEL", "env/model")  # a model set in the environment counts as given
+    assert cli("index", repo, "--quiet").exit_code == 0 and fake_model[-1] == "env/model"
+
+
 def test_index_since_a_commit_looks_only_at_what_git_says_changed(cli, repo, fake_model):
     def git(*args):
         subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,

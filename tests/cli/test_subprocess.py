@@ -41,6 +41,30 @@ def test_help_index_and_lexical_search_run_without_importing_torch(repo):
     assert nothing.returncode == 1 and nothing.stdout == ""
 
 
+def test_status_hybrid_search_and_update_of_a_lexical_only_index_run_without_importing_torch(repo):
+    assert codesearch("index", repo, "--lexical-only", "--quiet").returncode == 0
+    status = codesearch("status", repo, "--json")
+    assert status.returncode == 0 and status.stderr == "torch imported: False\n"
+    hybrid = codesearch("search", "token bucket", repo, "--json")  # no vectors: lexical, with a notice
+    assert hybrid.returncode == 0 and hybrid.stderr.endswith("torch imported: False\n")
+    assert parse_search_json(hybrid.stdout).summary.mode == "lexical"
+    # Regression: a plain `index` of a lexical-only index tried the hub (and imported torch) every run.
+    updated = codesearch("index", repo)
+    assert updated.returncode == 0 and "lexical only" in updated.stdout
+    assert updated.stderr.endswith("torch imported: False\n") and "notice" not in updated.stderr
+
+
+def test_hybrid_search_embeds_the_query_without_importing_torch(repo, tiny_checkpoint):
+    built = codesearch("index", repo, "--model", tiny_checkpoint, "--quiet")
+    assert built.returncode == 0, built.stderr
+    found = codesearch("search", "refill the token bucket", repo, "--json")
+    assert found.returncode == 0 and found.stderr == "torch imported: False\n"
+    assert parse_search_json(found.stdout).summary.mode == "hybrid"
+    with_torch = codesearch("search", "refill the token bucket", repo, "--json", "--dtype", "bfloat16")
+    assert with_torch.stderr == "torch imported: True\n"  # a reduced precision asked for: the torch Encoder
+    assert parse_search_json(with_torch.stdout).summary.mode == "hybrid"
+
+
 def test_closed_pipe_is_not_an_error(repo):
     assert codesearch("index", repo, "--lexical-only", "--quiet").returncode == 0
     # The reader goes away before the first result is written, like `| head -0`.

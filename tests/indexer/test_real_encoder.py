@@ -36,3 +36,24 @@ def test_lexical_only_then_real_encoder(plain_repo, encoder):
     assert consistency_problems(plain_repo / ".codesearch") == []
     again = index_repository(plain_repo, plain_repo / ".codesearch", encoder, OPTIONS)
     assert again.chunks_embedded == 0 and again.files_changed == 0
+
+
+def test_query_encoder_finds_what_the_torch_encoder_finds(plain_repo, tiny_checkpoint):
+    """A search embeds its query with model/query.py (no torch); the hits are the float32 Encoder's."""
+    from indexer.search import SearchOptions, search
+    from model import load_encoder
+    from model.query import load_query_encoder
+
+    exact = load_encoder(tiny_checkpoint, dtype="float32")
+    index_repository(plain_repo, plain_repo / ".codesearch", exact, OPTIONS)
+    index = open_index(plain_repo / ".codesearch")
+    try:
+        for query in ("parse the config file", "Reader", "where are tokens counted"):
+            for mode in ("hybrid", "semantic"):
+                options = SearchOptions(mode=mode, k=10)
+                expected = search(index, query, exact, options).hits
+                got = search(index, query, load_query_encoder(tiny_checkpoint), options).hits
+                assert [h.chunk_id for h in got] == [h.chunk_id for h in expected]
+                assert np.allclose([h.score for h in got], [h.score for h in expected], atol=1e-5)
+    finally:
+        index.close()
