@@ -142,7 +142,7 @@ def index(
 def _indexed_model(settings: Settings, root: Path) -> str | None:
     """The model whose vectors an existing index holds (an update keeps it); None without vectors."""
     from indexer.errors import IndexError_
-    from indexer.store import open_index
+    from indexer.index import open_index
 
     try:
         index = open_index(settings.index_path(root))
@@ -231,7 +231,7 @@ def _restriction(root: Path, path: Path | None) -> list[str]:
 def _run_search(root: Path, settings: Settings, query: str, model_chosen: bool, *, globs, langs, kinds,
                 files_only: bool):
     from indexer.search import SearchOptions, search as search_index
-    from indexer.store import open_index
+    from indexer.index import open_index
 
     index = open_index(settings.index_path(root))
     encoder, mode = _search_encoder(index, settings, model_chosen)
@@ -280,7 +280,7 @@ def evaluate(
     with reported(_debug(ctx)):
         from indexer.evaluate import evaluate as evaluate_queries, load_queries
         from indexer.search import SearchOptions
-        from indexer.store import open_index
+        from indexer.index import open_index
 
         labelled = load_queries(queries)
         root = root_of(path)

@@ -1,0 +1,149 @@
+"""The battery of index damage: each probe breaks one part of a built index in one way, names the one
+command that repairs it, and says what that command must leave behind.
+
+One source of truth for `tests/recovery/` (a test per probe) and `benchmarks/faults.py` (the table in
+RELIABILITY.md). A probe's `damage(index_dir)` works on an index built with the fake encoder's vectors.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+DB = "index.sqlite"
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str  # what broke, as the test's name says it
+    damage: Callable[[Path], None]
+    repair: tuple[str, ...]  # the command that repairs it (after `codesearch`), as `status` names it
+    kept: str | None = None  # a glob of what the repair keeps aside (the damaged database), if anything
+
+
+def _drop_sidecars(index_dir: Path) -> None:
+    """Fold the WAL into the main file first, so damage to the file is damage to all of the data."""
+    conn = sqlite3.connect(index_dir / DB)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    for side in index_dir.glob(f"{DB}-*"):
+        side.unlink()
+
+
+def _sql(index_dir: Path, *statements: str) -> None:
+    conn = sqlite3.connect(index_dir / DB)
+    for statement in statements:
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+
+
+def garble_database(index_dir: Path) -> None:
+    _drop_sidecars(index_dir)
+    data = bytearray((index_dir / DB).read_bytes())
+    rng = np.random.default_rng(0)
+    data[: 4096] = rng.integers(0, 256, 4096, dtype=np.uint8).tobytes()  # the header and the schema page
+    (index_dir / DB).write_bytes(bytes(data))
+
+
+def truncate_database(index_dir: Path) -> None:
+    _drop_sidecars(index_dir)
+    path = index_dir / DB
+    os.truncate(path, path.stat().st_size // 3)
+
+
+def replace_database(index_dir: Path) -> None:
+    """Another program's SQLite file under our name."""
+    _drop_sidecars(index_dir)
+    (index_dir / DB).unlink()
+    conn = sqlite3.connect(index_dir / DB)
+    conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+    conn.execute("INSERT INTO notes(body) VALUES ('not an index')")
+    conn.commit()
+    conn.close()
+
+
+def empty_database(index_dir: Path) -> None:
+    _drop_sidecars(index_dir)
+    (index_dir / DB).write_bytes(b"")
+
+
+def garble_meta(index_dir: Path) -> None:
+    _sql(index_dir, "UPDATE meta SET value = 'garbled\x7f' WHERE key IN ('dim', 'format_version',"
+         " 'chunker_version', 'scan_started_ns', 'model_id')")
+
+
+def drop_meta(index_dir: Path) -> None:
+    _sql(index_dir, "DROP TABLE meta")
+
+
+def drop_fts(index_dir: Path) -> None:
+    _sql(index_dir, "DROP TABLE chunks_fts")
+
+
+def empty_fts(index_dir: Path) -> None:
+    _sql(index_dir, "DELETE FROM chunks_fts")
+
+
+def garble_fts(index_dir: Path) -> None:
+    """The FTS5 table's own storage (its shadow table of index segments) overwritten."""
+    _sql(index_dir, "UPDATE chunks_fts_data SET block = randomblob(length(block)) WHERE id > 10")
+
+
+def garble_faiss(index_dir: Path) -> None:
+    (index_dir / "vectors.faiss").write_bytes(b"not a faiss index" * 100)
+
+
+def remove_faiss(index_dir: Path) -> None:
+    (index_dir / "vectors.faiss").unlink()
+
+
+def garble_delta(index_dir: Path) -> None:
+    (index_dir / "vectors.delta.npz").write_bytes(b"PK\x03\x04 not a zip file" * 50)
+
+
+def truncate_delta(index_dir: Path) -> None:
+    path = index_dir / "vectors.delta.npz"
+    os.truncate(path, path.stat().st_size // 2)
+
+
+def truncate_embeddings(index_dir: Path) -> None:
+    """Cached embedding blobs cut short (`cannot reshape array`)."""
+    _sql(index_dir, "UPDATE embeddings SET vector = substr(vector, 1, 10) WHERE rowid % 3 = 0")
+
+
+def nan_embeddings(index_dir: Path) -> None:
+    nan = np.full(64, np.nan, dtype=np.float32).tobytes().hex()
+    _sql(index_dir, f"UPDATE embeddings SET vector = x'{nan}' WHERE rowid % 4 = 1")
+
+
+def index_dir_is_a_file(index_dir: Path) -> None:
+    shutil.rmtree(index_dir)
+    index_dir.write_text("not a folder\n")
+
+
+FULL = ("index", "--full")
+UPDATE = ("index",)
+PROBES: tuple[Probe, ...] = (
+    Probe("garbled_database", garble_database, FULL, kept=f"{DB}.corrupt-*"),
+    Probe("truncated_database", truncate_database, FULL, kept=f"{DB}.corrupt-*"),
+    Probe("replaced_database", replace_database, FULL, kept=f"{DB}.corrupt-*"),
+    Probe("emptied_database", empty_database, UPDATE),
+    Probe("garbled_meta", garble_meta, FULL, kept=f"{DB}.corrupt-*"),
+    Probe("dropped_meta", drop_meta, FULL, kept=f"{DB}.corrupt-*"),
+    Probe("dropped_fts_table", drop_fts, UPDATE),
+    Probe("emptied_fts_table", empty_fts, UPDATE),
+    Probe("garbled_fts_table", garble_fts, UPDATE),
+    Probe("garbled_faiss_file", garble_faiss, UPDATE),
+    Probe("removed_faiss_file", remove_faiss, UPDATE),
+    Probe("garbled_delta_file", garble_delta, UPDATE),
+    Probe("truncated_delta_file", truncate_delta, UPDATE),
+    Probe("truncated_embeddings", truncate_embeddings, UPDATE),
+    Probe("nan_embeddings", nan_embeddings, FULL),
+    Probe("index_dir_replaced_by_a_file", index_dir_is_a_file, FULL, kept=".codesearch.corrupt-*"),
+)
