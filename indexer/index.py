@@ -3,8 +3,10 @@ the FAISS files (vectors.py). Opens it for searching, and keeps the derived part
 database: each check reads SQLite once and hands what it read down to vectors.py, which never reads SQLite.
 
 Damage to a derived part is repaired without asking: a reader rebuilds the vectors in memory, the next
-writer rebuilds the files and the FTS5 table, and drops damaged cached embeddings so they are embedded
-again. Damage to the database itself is reported as IndexCorrupt, whose `repair` names the command.
+writer rebuilds missing or disagreeing FAISS files and FTS5 table. Damage that only reading everything
+finds (inside the FTS5 index, in cached vectors) is found by `status` and repaired by a full rebuild,
+which drops damaged cached vectors so they are embedded again. Damage to the database itself is
+reported as IndexCorrupt, whose `repair` names the command.
 """
 from __future__ import annotations
 
@@ -96,17 +98,19 @@ def sync_vectors(conn: sqlite3.Connection, index_dir: Path, model_id: str, dim: 
 
 def repair_derived(conn: sqlite3.Connection, index_dir: Path, model_id: str | None, dim: int | None,
                    *, thorough: bool) -> list[str]:
-    """Before a writer's run: rebuild a damaged FTS5 table, drop damaged cached embeddings (so they are
-    embedded again) and then the FAISS files that hold their old values. `thorough` (a full rebuild)
-    also reads every cached vector for non-finite values. Returns what it repaired, for the summary."""
+    """Before a writer's run: rebuild a missing or incomplete FTS5 table. `thorough` (a full rebuild,
+    which reads everything anyway) also reads the FTS5 index and every cached vector, rebuilds a
+    damaged table and drops damaged vectors (embedded again), with the FAISS files that hold their old
+    values. An update keeps to the cheap checks: they cost nothing on a run that changes nothing.
+    Returns what it repaired, for the summary."""
     repaired = []
-    if store.fts_problem(conn):
+    if store.fts_problem(conn, thorough=thorough):
         conn.execute("BEGIN IMMEDIATE")
         store.recreate_fts(conn)
         conn.execute("COMMIT")
         repaired.append("the damaged lexical table")
-    if model_id and dim:
-        damaged = store.damaged_embeddings(conn, model_id, dim, thorough=thorough)
+    if model_id and dim and thorough:
+        damaged = store.damaged_embeddings(conn, model_id, dim, thorough=True)
         if damaged:
             conn.execute("BEGIN IMMEDIATE")
             store.drop_embeddings(conn, model_id, damaged)

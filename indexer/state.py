@@ -169,9 +169,11 @@ def index_status(root, index_dir, encoder=None, *, options=None) -> IndexStatus:
             indexed_at=meta.get("indexed_at"),
             repair=None,
         )
-        problem = store.fts_problem(conn)
-        if problem:
-            return IndexStatus(IndexState.CORRUPT, f"{db_path}: {problem}", repair=REPAIR_UPDATE)
+        if store.fts_problem(conn):  # missing or incomplete: the next update rebuilds it
+            return IndexStatus(IndexState.CORRUPT, f"{db_path}: {store.fts_problem(conn)}", repair=REPAIR_UPDATE)
+        problem = store.fts_problem(conn, thorough=True)
+        if problem:  # damaged inside: found only by reading it whole, as a full rebuild does
+            return IndexStatus(IndexState.CORRUPT, f"{db_path}: {problem}", repair=REPAIR_FULL)
         if "indexed_at" not in meta:
             _stale(status, "the last indexing run did not finish")
         if meta.get("model_id") and meta.get("dim"):
@@ -208,16 +210,11 @@ def _stale(status: IndexStatus, reason: str, *, repair: str = REPAIR_UPDATE, for
 
 
 def _check_vectors(status: IndexStatus, conn, index_dir: Path, model_id: str, dim: int, stored_vector_count) -> None:
-    """Stale when the FAISS files disagree with SQLite, or cached embeddings are damaged: cut short
-    (repaired by the next update, which checks their lengths) or non-finite (found only by reading
-    every vector, which a full rebuild does)."""
-    short = store.damaged_embeddings(conn, model_id, dim)
+    """Stale when the FAISS files disagree with SQLite (the next update repairs them), or cached
+    embeddings are damaged (cut short or non-finite: found by reading them all, as a full rebuild does)."""
     damaged = store.damaged_embeddings(conn, model_id, dim, thorough=True)
-    if len(damaged) > len(short):
-        _stale(status, f"{len(damaged) - len(short)} cached embeddings hold non-finite values", repair=REPAIR_FULL,
-               force=True)
-    elif short:
-        _stale(status, f"{len(short)} cached embeddings are damaged; the next run embeds them again", force=True)
+    if damaged:
+        _stale(status, f"{len(damaged)} cached embeddings are damaged", repair=REPAIR_FULL, force=True)
     status.vectors = stored_vector_count(index_dir / store.VECTORS_NAME, dim)
     expected = len(store.embedded_chunk_ids(conn, model_id, dim))
     if status.vectors != expected or expected < status.chunks:

@@ -18,7 +18,7 @@ from typing import Iterable, NoReturn, Sequence
 
 import numpy as np
 
-from indexer.errors import REPAIR_UPDATE, IndexCorrupt, IndexError_, IndexMissing
+from indexer.errors import REPAIR_FULL, REPAIR_UPDATE, IndexCorrupt, IndexError_, IndexMissing
 from indexer.chunking import embed_text
 from indexer.lexical import FTS_COLUMNS, FTS_TOKENIZE, fts_row
 from indexer.types import Chunk, SourceFile
@@ -177,20 +177,18 @@ def meta_problem(meta: dict[str, str]) -> str | None:
 
 def raise_as_corrupt(db_path: Path, exc: sqlite3.DatabaseError, conn: sqlite3.Connection | None = None) -> NoReturn:
     """Raise the IndexCorrupt that a database error found in use stands for; errors that are not damage
-    (a busy database, a full disk, no permission) are raised as they are. With `conn`, damage confined
-    to the FTS5 table (which any update rebuilds) is told apart from damage to the database."""
+    (a busy database, a full disk, no permission) are raised as they are. With `conn`, a missing or
+    incomplete FTS5 table (which any update rebuilds) is told apart from other damage."""
     name = getattr(exc, "sqlite_errorname", "")  # Python 3.11+; extended names like SQLITE_CORRUPT_VTAB
     damaged = name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_MISMATCH")) or name == "SQLITE_ERROR" or (
         not name and any(word in str(exc) for word in ("malformed", "not a database", "no such", "corrupt"))
     )
     if not damaged:
         raise exc
-    lexical = "fts5" in str(exc) or "chunks_fts" in str(exc)
-    if not lexical and conn is not None:
-        try:
-            lexical = fts_problem(conn) is not None and conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
-        except sqlite3.DatabaseError:
-            lexical = False
+    try:  # damage that the next update sees (and so repairs), or damage only a full rebuild reads
+        lexical = conn is not None and fts_problem(conn) is not None
+    except sqlite3.DatabaseError:
+        lexical = False
     raise IndexCorrupt(f"{db_path} is damaged ({exc})", repair=REPAIR_UPDATE if lexical else REPAIR_FULL) from exc
 
 
@@ -387,21 +385,25 @@ def drop_embeddings(conn: sqlite3.Connection, model_id: str, hashes: Sequence[st
                      [(model_id, digest) for digest in hashes])
 
 
-def fts_problem(conn: sqlite3.Connection) -> str | None:
-    """What is wrong with the FTS5 table (missing, a row per chunk missing or extra, its index
-    unreadable), or None. Reads the whole index through a temporary fts5vocab table: read-only, so a
-    reader can check while a writer runs."""
+def fts_problem(conn: sqlite3.Connection, *, thorough: bool = False) -> str | None:
+    """What is wrong with the FTS5 table, or None. Cheap: whether it exists with a row per chunk.
+    `thorough` also matches rows to chunks and reads the whole index through a temporary fts5vocab
+    table (read-only, so a reader can check while a writer runs), which finds damage inside it."""
     if "chunks_fts" not in _tables(conn):
         return "the lexical table chunks_fts is missing"
     try:
-        fts, chunks = (conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("chunks_fts", "chunks"))
-        unmatched = conn.execute(
-            "SELECT COUNT(*) FROM chunks WHERE id NOT IN (SELECT rowid FROM chunks_fts)"
-        ).fetchone()[0]
-        if fts != chunks or unmatched:
+        # The docsize shadow table holds one row per FTS5 row: a count without reading the documents.
+        fts, chunks = (conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("chunks_fts_docsize", "chunks"))
+        if fts != chunks:
             return f"the lexical table holds {fts} rows for {chunks} chunks"
-        conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_fts_terms USING fts5vocab(main, chunks_fts, 'row')")
-        conn.execute("SELECT COUNT(*), SUM(cnt) FROM temp.chunks_fts_terms").fetchone()
+        if thorough:
+            unmatched = conn.execute(
+                "SELECT COUNT(*) FROM chunks WHERE id NOT IN (SELECT rowid FROM chunks_fts)"
+            ).fetchone()[0]
+            if unmatched:
+                return f"the lexical table lacks the rows of {unmatched} chunks"
+            conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_fts_terms USING fts5vocab(main, chunks_fts, 'row')")
+            conn.execute("SELECT COUNT(*), SUM(cnt) FROM temp.chunks_fts_terms").fetchone()
     except sqlite3.DatabaseError as exc:
         return f"the lexical table is damaged ({exc})"
     return None

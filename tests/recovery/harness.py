@@ -47,8 +47,9 @@ class Outcome:
         return "; ".join(self.problems)
 
 
-def fake_load(model: str, device: str, dtype: str, batch_tokens: int = 0) -> FakeEncoder:
-    return FakeEncoder(model_id=model)
+def fake_load(model: str, device: str, dtype: str, batch_tokens: int = 0) -> tuple[FakeEncoder, str]:
+    """In place of encoders.load_if_available: every model is available, and torch is never imported."""
+    return FakeEncoder(model_id=model), ""
 
 
 class Cli:
@@ -58,14 +59,13 @@ class Cli:
         self.runner = CliRunner()
 
     def __call__(self, *args: str):
-        saved_load, saved_env = encoders.load, {k: os.environ.get(k) for k in OFFLINE_ENV}
-        encoders.load = fake_load
+        saved_load, saved_env = encoders.load_if_available, {k: os.environ.get(k) for k in OFFLINE_ENV}
+        encoders.load_if_available = fake_load
         os.environ.update(OFFLINE_ENV)
         try:
             return self.runner.invoke(app, [str(a) for a in args])
         finally:
-            gc.collect()  # close the connections a command left open, as the end of its process would
-            encoders.load = saved_load
+            encoders.load_if_available = saved_load
             for key, value in saved_env.items():
                 if value is None:
                     os.environ.pop(key, None)
@@ -104,6 +104,7 @@ def run_probe(probe: Probe, workdir: Path, cli: Cli | None = None) -> Outcome:
     repo = build(cli, workdir)
     fresh = answers(cli, repo)
     index_dir = repo / ".codesearch"
+    gc.collect()  # close the connections the commands left open, as the end of their processes would
     probe.damage(index_dir)
     outcome = Outcome()
 
