@@ -10,6 +10,8 @@ reported as IndexCorrupt, whose `repair` names the command.
 """
 from __future__ import annotations
 
+import datetime
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +120,19 @@ def repair_derived(conn: sqlite3.Connection, index_dir: Path, model_id: str | No
             vectors.remove_vector_files(index_dir / store.VECTORS_NAME)
             repaired.append(f"{len(damaged)} damaged cached embeddings")
     return repaired
+
+
+def move_aside(path: Path) -> Path:
+    """Rename a damaged database (with its WAL files) or index folder to `<name>.corrupt-<UTC time>`:
+    kept for inspection, out of the way of a rebuild. Returns the new path."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    for side in ("-wal", "-shm"):
+        sidecar = path.with_name(path.name + side)
+        if sidecar.exists():
+            os.replace(sidecar, target.with_name(target.name + side))
+    os.replace(path, target)
+    return target
 
 
 def _listed(needed: np.ndarray | None) -> list[int] | None:

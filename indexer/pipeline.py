@@ -14,7 +14,7 @@ from typing import Protocol
 
 from indexer import store
 from indexer.chunking import chunk_file, content_hash, embed_text, estimate_tokens
-from indexer.index import check_folder, repair_derived, sync_vectors
+from indexer.index import check_folder, move_aside, repair_derived, sync_vectors
 from indexer.lock import WriteLock
 from indexer.state import FileDiff, Identity, diff_files, racy_after
 from indexer.vectors import remove_vector_files, resolve_kind
@@ -97,7 +97,7 @@ def index_repository(root, index_dir, encoder, options: IndexOptions, *, since=N
     with WriteLock(index_dir, store.LOCK_NAME):
         db_path = index_dir / store.DB_NAME
         if full and store.database_problem(db_path):
-            summary.repaired.append(f"moved the damaged database to {store.move_aside(db_path).name}")
+            summary.repaired.append(f"moved the damaged database to {move_aside(db_path).name}")
             remove_vector_files(index_dir / store.VECTORS_NAME)  # derived from the database moved aside
         conn = store.open_for_write(index_dir)
         try:
@@ -113,7 +113,7 @@ def index_repository(root, index_dir, encoder, options: IndexOptions, *, since=N
 def _file_into_folder(index_dir: Path) -> str:
     """Keep a file found where the index folder belongs inside the new folder (not beside it, where the
     walk would index it as a file of the repository)."""
-    aside = store.move_aside(index_dir)
+    aside = move_aside(index_dir)
     index_dir.mkdir()
     os.replace(aside, index_dir / aside.name)
     return aside.name

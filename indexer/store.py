@@ -8,8 +8,6 @@ writer commits batches.
 """
 from __future__ import annotations
 
-import datetime
-import os
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -210,19 +208,6 @@ def database_problem(db_path: Path) -> str | None:
         return f"{db_path} is damaged ({exc})"
     finally:
         conn.close()
-
-
-def move_aside(path: Path) -> Path:
-    """Rename a damaged database (with its WAL files) or index folder to `<name>.corrupt-<UTC time>`:
-    kept for inspection, out of the way of a rebuild. Returns the new path."""
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    target = path.with_name(f"{path.name}.corrupt-{stamp}")
-    for side in ("-wal", "-shm"):
-        sidecar = path.with_name(path.name + side)
-        if sidecar.exists():
-            os.replace(sidecar, target.with_name(target.name + side))
-    os.replace(path, target)
-    return target
 
 
 def read_meta(conn: sqlite3.Connection) -> dict[str, str]:

@@ -185,7 +185,6 @@ class SyncPlan:
     path: Path
     dim: int
     kind: str
-    expected: np.ndarray
     needed: np.ndarray | None
     stale: np.ndarray
     delta: Delta | None = None  # grow this delta (a small change)...
@@ -212,16 +211,15 @@ def plan_sync(path: Path, dim: int, kind: str, expected: np.ndarray, *, writing:
             grown = (np.count_nonzero(~np.isin(delta.add_ids, stale)) + len(missing)
                      + len(np.union1d(delta.removed_ids, stale[~np.isin(stale, delta.add_ids)])))
             if grown <= max(COMPACT_MINIMUM, COMPACT_FRACTION * len(expected)) or not (len(stale) or len(missing)):
-                return SyncPlan(path, dim, wanted_kind, expected, missing, stale, delta=delta)
+                return SyncPlan(path, dim, wanted_kind, missing, stale, delta=delta)
     index = load_effective(path, dim)
     if index is not None and writing and _kind_of(index) != wanted_kind:
         index = None
     if index is None:
-        return SyncPlan(path, dim, wanted_kind if writing else "flat", expected, None, empty)
+        return SyncPlan(path, dim, wanted_kind if writing else "flat", None, empty)
     current = index_ids(index)
     stale = np.setdiff1d(current, expected, assume_unique=True)
-    return SyncPlan(path, dim, wanted_kind, expected, np.setdiff1d(expected, current, assume_unique=True), stale,
-                    index=index)
+    return SyncPlan(path, dim, wanted_kind, np.setdiff1d(expected, current, assume_unique=True), stale, index=index)
 
 
 def apply_sync(plan: SyncPlan, ids: np.ndarray, vectors: np.ndarray, *, write: bool = True) -> tuple[faiss.Index | None, dict[str, int]]:
