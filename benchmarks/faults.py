@@ -26,17 +26,17 @@ def main() -> int:
             expected = f"`codesearch {' '.join(probe.repair)}` repairs" + (", damaged file kept" if probe.kept else "")
             got = outcome.summary()
             if not outcome.problems:
-                searched = {0: "search ok", 1: "search ok", 2: "search: one-line error"}[outcome.search_exit]
-                got = f"status {outcome.status_state}, {searched}, repaired, same answers"
+                searched = {0: "hits", 1: "no hits", 2: "one-line error naming it"}[outcome.search_exit]
+                got = f"status: {outcome.status_state}, names it; search: {searched}; after: current, same answers"
                 if outcome.kept:
-                    got += f", kept {outcome.kept[0].split('.corrupt-')[0]}.corrupt-*"
+                    got += f"; kept {outcome.kept[0].split('.corrupt-')[0]}.corrupt-*"
             rows.append((probe.name, expected, got))
     width = [max(len(r[i]) for r in rows + [("probe", "expected", "got")]) for i in range(3)]
     print(f"| {'probe':<{width[0]}} | {'expected':<{width[1]}} | {'got':<{width[2]}} |")
     print(f"| {'-' * width[0]} | {'-' * width[1]} | {'-' * width[2]} |")
     for row in rows:
         print("| " + " | ".join(f"{cell:<{w}}" for cell, w in zip(row, width)) + " |")
-    failed = sum(1 for _, _, got in rows if "repaired, same answers" not in got)
+    failed = sum(1 for _, _, got in rows if "same answers" not in got)
     print(f"\n{len(rows) - failed}/{len(rows)} probes repaired")
     return 1 if failed else 0
 

@@ -141,17 +141,9 @@ def index(
 
 def _indexed_model(settings: Settings, root: Path) -> str | None:
     """The model whose vectors an existing index holds (an update keeps it); None without vectors."""
-    from indexer.errors import IndexError_
-    from indexer.index import open_index
+    from indexer.index import indexed_model
 
-    try:
-        index = open_index(settings.index_path(root))
-    except IndexError_:  # none yet, or unreadable: the indexer reports that itself
-        return None
-    try:
-        return index.meta.get("model_id") if index.vectors is not None else None
-    finally:
-        index.close()
+    return indexed_model(settings.index_path(root))  # None too when unreadable: the indexer reports that
 
 
 def _run_index(root: Path, settings: Settings, encoder, *, since: str | None, full: bool, quiet: bool):

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from indexer import store, vectors
-from indexer.errors import REPAIR_FULL, IndexCorrupt, IndexMissing
+from indexer.errors import REPAIR_FULL, REPAIR_UPDATE, IndexCorrupt, IndexMissing
 
 
 @dataclass
@@ -45,6 +45,10 @@ def open_index(index_dir: Path | str) -> Index:
         raise IndexMissing(f"no index at {index_dir} (run `codesearch index` first)")
     conn = store.check_database(db_path)
     try:
+        problem = store.fts_problem(conn)  # cheap; an emptied table would answer nothing, without a word
+        if problem:
+            conn.close()
+            raise IndexCorrupt(f"{db_path}: {problem}", repair=REPAIR_UPDATE)
         meta = store.read_meta(conn)
         found = load_vectors(conn, index_dir, meta)
     except sqlite3.DatabaseError as exc:
@@ -53,6 +57,25 @@ def open_index(index_dir: Path | str) -> Index:
         finally:
             conn.close()
     return Index(conn, found, meta, index_dir)
+
+
+def indexed_model(index_dir: Path | str) -> str | None:
+    """The model whose vectors the index holds, from its meta table alone (so that an update repairing
+    a damaged derived part keeps the model); None without an index, vectors or a readable meta table."""
+    db_path = Path(index_dir) / store.DB_NAME
+    if not db_path.is_file():
+        return None
+    try:
+        conn = store.connect(db_path)
+    except sqlite3.DatabaseError:
+        return None
+    try:
+        meta = store.read_meta(conn)
+    except sqlite3.DatabaseError:
+        return None
+    finally:
+        conn.close()
+    return meta.get("model_id") if meta.get("dim") and not store.meta_problem(meta) else None
 
 
 def check_folder(index_dir: Path) -> None:

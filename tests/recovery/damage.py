@@ -24,6 +24,9 @@ class Probe:
     damage: Callable[[Path], None]
     repair: tuple[str, ...]  # the command that repairs it (after `codesearch`), as `status` names it
     kept: str | None = None  # a glob of what the repair keeps aside (the damaged database), if anything
+    # The damage takes the database, and with it the record of the model that made the vectors: the
+    # repair is told the model again (as a flag or the config file does; the default model needs nothing).
+    forgets_model: bool = False
 
 
 def _drop_sidecars(index_dir: Path) -> None:
@@ -130,12 +133,12 @@ def index_dir_is_a_file(index_dir: Path) -> None:
 FULL = ("index", "--full")
 UPDATE = ("index",)
 PROBES: tuple[Probe, ...] = (
-    Probe("garbled_database", garble_database, FULL, kept=f"{DB}.corrupt-*"),
-    Probe("truncated_database", truncate_database, FULL, kept=f"{DB}.corrupt-*"),
-    Probe("replaced_database", replace_database, FULL, kept=f"{DB}.corrupt-*"),
-    Probe("emptied_database", empty_database, UPDATE),
-    Probe("garbled_meta", garble_meta, FULL, kept=f"{DB}.corrupt-*"),
-    Probe("dropped_meta", drop_meta, FULL, kept=f"{DB}.corrupt-*"),
+    Probe("garbled_database", garble_database, FULL, kept=f"{DB}.corrupt-*", forgets_model=True),
+    Probe("truncated_database", truncate_database, FULL, kept=f"{DB}.corrupt-*", forgets_model=True),
+    Probe("replaced_database", replace_database, FULL, kept=f"{DB}.corrupt-*", forgets_model=True),
+    Probe("emptied_database", empty_database, UPDATE, forgets_model=True),
+    Probe("garbled_meta", garble_meta, FULL, kept=f"{DB}.corrupt-*", forgets_model=True),
+    Probe("dropped_meta", drop_meta, FULL, kept=f"{DB}.corrupt-*", forgets_model=True),
     Probe("dropped_fts_table", drop_fts, UPDATE),
     Probe("emptied_fts_table", empty_fts, UPDATE),
     Probe("garbled_fts_table", garble_fts, FULL),
@@ -145,5 +148,5 @@ PROBES: tuple[Probe, ...] = (
     Probe("truncated_delta_file", truncate_delta, UPDATE),
     Probe("truncated_embeddings", truncate_embeddings, FULL),
     Probe("nan_embeddings", nan_embeddings, FULL),
-    Probe("index_dir_replaced_by_a_file", index_dir_is_a_file, FULL, kept=".codesearch.corrupt-*"),
+    Probe("index_dir_replaced_by_a_file", index_dir_is_a_file, FULL, kept=".codesearch.corrupt-*", forgets_model=True),
 )

@@ -24,6 +24,7 @@ from tests.recovery.damage import Probe
 
 QUERIES = ("refill the token bucket", "parse_config", "http client retry", "Point distance")
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1"}
+FAKE_MODEL = "fake-encoder"
 
 
 @dataclass
@@ -47,8 +48,11 @@ class Outcome:
         return "; ".join(self.problems)
 
 
-def fake_load(model: str, device: str, dtype: str, batch_tokens: int = 0) -> tuple[FakeEncoder, str]:
-    """In place of encoders.load_if_available: every model is available, and torch is never imported."""
+def fake_load(model: str, device: str, dtype: str, batch_tokens: int = 0) -> tuple[FakeEncoder | None, str]:
+    """In place of encoders.load_if_available: the model "fake-encoder" is available, others (the
+    default model) are not, as offline; torch is never imported."""
+    if model != FAKE_MODEL:
+        return None, f"model {model} is not available offline"
     return FakeEncoder(model_id=model), ""
 
 
@@ -91,7 +95,7 @@ def build(cli: Cli, workdir: Path) -> Path:
     """The fixture indexed, then changed and updated, so that the FAISS delta file holds vectors too."""
     repo = copy_fixture(workdir / "repo")
     for step in range(2):
-        run = cli("index", repo, "--model", "fake-encoder", "--quiet")
+        run = cli("index", repo, "--model", FAKE_MODEL, "--quiet")
         assert run.exit_code == 0, run.stderr
         if step == 0:
             with open(repo / "src" / "geometry.py", "a") as handle:
@@ -123,7 +127,7 @@ def run_probe(probe: Probe, workdir: Path, cli: Cli | None = None) -> Outcome:
     elif search.exit_code not in (0, 1, 2):
         outcome.problems.append(f"search exit {search.exit_code}")
 
-    repair = cli(*probe.repair, repo, "--quiet")
+    repair = cli(*probe.repair, repo, "--quiet", *(("--model", FAKE_MODEL) if probe.forgets_model else ()))
     outcome.repair_exit, outcome.repair_error = repair.exit_code, repair.stderr.strip()
     if repair.exit_code != 0:
         outcome.problems.append(f"{expected}: exit {repair.exit_code}: {repair.stderr.strip()[:160]}")
