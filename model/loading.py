@@ -83,7 +83,8 @@ def read_config(folder: Path) -> ModernBertConfig:
     try:
         return ModernBertConfig.from_dict(raw)
     except ModelError as exc:
-        raise ModelError(f"{folder / 'config.json'}: {exc}") from None
+        detail = str(exc).removeprefix("config.json ").removesuffix(" in config.json")
+        raise ModelError(f"{folder / 'config.json'}: {detail}") from None
 
 
 def weight_files(folder: Path) -> list[Path]:
