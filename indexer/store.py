@@ -97,6 +97,8 @@ def open_for_write(index_dir: Path) -> sqlite3.Connection:
         conn.close()
         raise IndexCorrupt(f"{db_path} has format version {version}; this codesearch reads up to {FORMAT_VERSION}")
     try:
+        if version == 0 and _tables(conn):  # never add our tables to another program's database
+            raise IndexCorrupt(f"{db_path} is not a codesearch index (it holds other tables)")
         for number in range(version, FORMAT_VERSION):
             # One transaction per migration, the version bump included: a crash leaves the old version.
             conn.executescript(f"BEGIN IMMEDIATE; {MIGRATIONS[number]} PRAGMA user_version={number + 1}; COMMIT;")
@@ -164,8 +166,8 @@ def meta_problem(meta: dict[str, str]) -> str | None:
     """What is wrong with the meta table's values, or None."""
     for key, form in _META_FORMS.items():
         value = meta.get(key)
-        if value is not None and not re.fullmatch(form, value):
-            return f"the meta table's {key} is garbled ({value[:40]!r})"
+        if value is not None and not (isinstance(value, str) and re.fullmatch(form, value)):
+            return f"the meta table's {key} is garbled ({str(value)[:40]!r})"
     if meta.get("format_version", str(FORMAT_VERSION)) != str(FORMAT_VERSION):
         return f"the meta table says format {meta['format_version']}, the file format {FORMAT_VERSION}"
     if bool(meta.get("dim")) != bool(meta.get("model_id")):

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from tests.recovery.damage import PROBES, garble_database, truncate_embeddings
+from tests.recovery.damage import PROBES, garble_database, replace_database, truncate_embeddings
 from tests.recovery.harness import Cli, build, run_probe
 
 
@@ -61,3 +61,14 @@ def test_damaged_embeddings_are_dropped_and_embedded_again(tmp_path):
     lengths = {r[0] for r in conn.execute("SELECT DISTINCT length(vector) FROM embeddings")}
     conn.close()
     assert lengths == {64 * 4}
+
+
+def test_another_programs_database_is_never_migrated_into_an_index(tmp_path):
+    cli = Cli()
+    repo = build(cli, tmp_path)
+    replace_database(repo / ".codesearch")
+    run = cli("index", repo, "--quiet")
+    assert run.exit_code == 2 and "`codesearch index --full` repairs it" in run.stderr
+    conn = sqlite3.connect(repo / ".codesearch" / "index.sqlite")
+    assert {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} == {"notes"}
+    conn.close()
