@@ -23,11 +23,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         for number, probe in enumerate(PROBES):
             outcome = run_probe(probe, Path(scratch) / str(number), cli)
-            expected = f"`codesearch {' '.join(probe.repair)}` repairs" + (", damaged file kept" if probe.kept else "")
+            expected = (f"`codesearch {' '.join(probe.repair)}` repairs" if probe.repair else "nothing to repair")
+            expected += ", damaged file kept" if probe.kept else ""
             got = outcome.summary()
             if not outcome.problems:
                 searched = {0: "hits", 1: "no hits", 2: "one-line error naming it"}[outcome.search_exit]
-                got = f"status: {outcome.status_state}, names it; search: {searched}; after: current, same answers"
+                named = "names it" if probe.repair else "no repair named"
+                got = f"status: {outcome.status_state}, {named}; search: {searched}; after: current, same answers"
                 if outcome.kept:
                     got += f"; kept {outcome.kept[0].split('.corrupt-')[0]}.corrupt-*"
             rows.append((probe.name, expected, got))

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -22,7 +24,8 @@ DB = "index.sqlite"
 class Probe:
     name: str  # what broke, as the test's name says it
     damage: Callable[[Path], None]
-    repair: tuple[str, ...]  # the command that repairs it (after `codesearch`), as `status` names it
+    repair: tuple[str, ...]  # the command that repairs it (after `codesearch`), as `status` names it; ()
+    # when nothing needs repairing (`status` says current)
     kept: str | None = None  # a glob of what the repair keeps aside (the damaged database), if anything
     # The damage takes the database, and with it the record of the model that made the vectors: the
     # repair is told the model again (as a flag or the config file does; the default model needs nothing).
@@ -125,6 +128,18 @@ def nan_embeddings(index_dir: Path) -> None:
     _sql(index_dir, f"UPDATE embeddings SET vector = x'{nan}' WHERE rowid % 4 = 1")
 
 
+def garble_wal_after_a_crash(index_dir: Path) -> None:
+    """A writer killed with a transaction in the WAL (its process never closed the database), then both
+    WAL files overwritten: SQLite ignores WAL frames whose checksums fail and rebuilds the shm index."""
+    script = (f"import os, sqlite3; c = sqlite3.connect({str(index_dir / DB)!r}, isolation_level=None); "
+              "c.execute('PRAGMA wal_autocheckpoint=0'); "
+              "c.execute(\"INSERT OR REPLACE INTO meta VALUES ('crashed_writer', '1')\"); os._exit(0)")
+    subprocess.run([sys.executable, "-c", script], check=True)
+    for side in ("-wal", "-shm"):
+        path = index_dir / (DB + side)
+        path.write_bytes(b"\xff" * path.stat().st_size)
+
+
 def index_dir_is_a_file(index_dir: Path) -> None:
     shutil.rmtree(index_dir)
     index_dir.write_text("not a folder\n")
@@ -148,5 +163,6 @@ PROBES: tuple[Probe, ...] = (
     Probe("truncated_delta_file", truncate_delta, UPDATE),
     Probe("truncated_embeddings", truncate_embeddings, FULL),
     Probe("nan_embeddings", nan_embeddings, FULL),
+    Probe("garbled_wal_files_after_a_crash", garble_wal_after_a_crash, ()),
     Probe("index_dir_replaced_by_a_file", index_dir_is_a_file, FULL, kept=".codesearch.corrupt-*", forgets_model=True),
 )

@@ -116,22 +116,23 @@ def run_probe(probe: Probe, workdir: Path, cli: Cli | None = None) -> Outcome:
     record = json.loads(status.stdout) if status.stdout.strip().startswith("{") else {}
     outcome.status_state = record.get("state", f"exit {status.exit_code}")
     outcome.status_repair = record.get("repair")
-    expected = "codesearch " + " ".join(probe.repair)
+    expected = "codesearch " + " ".join(probe.repair) if probe.repair else None
     if outcome.status_repair != expected:
         outcome.problems.append(f"status: {outcome.status_state}, repair {outcome.status_repair!r}")
 
     search = cli("search", QUERIES[0], repo, "--mode", "lexical")
     outcome.search_exit, outcome.search_error = search.exit_code, search.stderr.strip()
-    if search.exit_code == 2 and (search.stderr.count("\n") != 1 or expected not in search.stderr):
+    if search.exit_code == 2 and (search.stderr.count("\n") != 1 or not expected or expected not in search.stderr):
         outcome.problems.append(f"search: {search.stderr.strip()[:120]}")
     elif search.exit_code not in (0, 1, 2):
         outcome.problems.append(f"search exit {search.exit_code}")
 
-    repair = cli(*probe.repair, repo, "--quiet", *(("--model", FAKE_MODEL) if probe.forgets_model else ()))
-    outcome.repair_exit, outcome.repair_error = repair.exit_code, repair.stderr.strip()
-    if repair.exit_code != 0:
-        outcome.problems.append(f"{expected}: exit {repair.exit_code}: {repair.stderr.strip()[:160]}")
-        return outcome
+    if probe.repair:
+        repair = cli(*probe.repair, repo, "--quiet", *(("--model", FAKE_MODEL) if probe.forgets_model else ()))
+        outcome.repair_exit, outcome.repair_error = repair.exit_code, repair.stderr.strip()
+        if repair.exit_code != 0:
+            outcome.problems.append(f"{expected}: exit {repair.exit_code}: {repair.stderr.strip()[:160]}")
+            return outcome
     if probe.kept:
         outcome.kept = sorted(p.name for p in index_dir.parent.glob(probe.kept)) + sorted(
             p.name for p in index_dir.glob(probe.kept) if index_dir.is_dir())
