@@ -101,7 +101,31 @@ def index_repository(root, index_dir, encoder, options: IndexOptions, *, since=N
             remove_vector_files(index_dir / store.VECTORS_NAME)  # derived from the database moved aside
         conn = store.open_for_write(index_dir)
         try:
-            _update(conn, root, index_dir, encoder, options, since, full, summary, progress)
+            only = git_changed_paths(root, since) if since else None  # before any write: REV may be bad
+            summary.rebuilt_reason = _adopt_identity(conn, index_dir, Identity.of(encoder, options), full, encoder)
+            model = (encoder.model_id, encoder.dim) if encoder is not None else (None, None)
+            summary.repaired += repair_derived(conn, index_dir, *model, thorough=full)
+            stored = store.stored_files(conn)
+            meta = store.read_meta(conn)
+            if summary.rebuilt_reason or any(f.content_hash is None for f in stored.values()):
+                only = None  # files invalidated by this or an interrupted run need the full pass
+            if stored and meta.get("walk_version") != str(WALK_VERSION):
+                only = None  # files listed by older walk rules may be listed no more
+            progress.stage("scan", None)
+            scan_started_ns = time.time_ns()
+            listing = list_files(root, max_file_bytes=options.max_file_bytes, index_dir=index_dir, only_paths=only)
+            progress.advance(len(listing.files))
+            summary.skipped.update(listing.skipped)
+            for path, reason in listing.warnings:
+                _warn(summary, progress, path, reason)
+            diff = diff_files(listing.files, stored, only, racy_after(meta.get("scan_started_ns")))
+            first_new_chunk = conn.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0]
+            _chunk_and_store(conn, diff, stored, encoder, options, summary, progress)
+            if encoder is not None:
+                summary.chunks_reused = _count_embedded(conn, encoder.model_id, first_new_chunk)
+                _embed_missing(conn, encoder, options, summary, progress)
+                _sync_vectors(conn, index_dir, encoder, options, summary, progress)
+            _finish(conn, root, summary, scan_started_ns)
         except sqlite3.DatabaseError as exc:
             store.raise_as_corrupt(db_path, exc, conn)
         finally:
@@ -119,37 +143,12 @@ def _file_into_folder(index_dir: Path) -> str:
     return aside.name
 
 
-def _update(conn, root: Path, index_dir: Path, encoder, options: IndexOptions, since, full: bool,
-            summary: IndexSummary, progress) -> None:
-    only = git_changed_paths(root, since) if since else None  # before any write: REV may be bad
-    summary.rebuilt_reason = _adopt_identity(conn, index_dir, Identity.of(encoder, options), full, encoder)
-    model_id, dim = (encoder.model_id, encoder.dim) if encoder is not None else (None, None)
-    summary.repaired += repair_derived(conn, index_dir, model_id, dim, thorough=full)
-    stored = store.stored_files(conn)
-    meta = store.read_meta(conn)
-    if summary.rebuilt_reason or any(f.content_hash is None for f in stored.values()):
-        only = None  # files invalidated by this or an interrupted run need the full pass
-    if stored and meta.get("walk_version") != str(WALK_VERSION):
-        only = None  # files listed by older walk rules may be listed no more
-    progress.stage("scan", None)
-    scan_started_ns = time.time_ns()
-    listing = list_files(root, max_file_bytes=options.max_file_bytes, index_dir=index_dir, only_paths=only)
-    progress.advance(len(listing.files))
-    summary.skipped.update(listing.skipped)
-    for path, reason in listing.warnings:
-        _warn(summary, progress, path, reason)
-    diff = diff_files(listing.files, stored, only, racy_after(meta.get("scan_started_ns")))
-    first_new_chunk = conn.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0]
-    _chunk_and_store(conn, diff, stored, encoder, options, summary, progress)
-    if encoder is not None:
-        summary.chunks_reused = _count_embedded(conn, encoder.model_id, first_new_chunk)
+def _sync_vectors(conn, index_dir: Path, encoder, options: IndexOptions, summary: IndexSummary, progress) -> None:
+    changes = sync_vectors(conn, index_dir, encoder.model_id, encoder.dim, options.vector_index)
+    if changes["dropped"]:  # damaged cached vectors found while syncing: embed them again
+        summary.repaired.append(f"{changes['dropped']} damaged cached embeddings")
         _embed_missing(conn, encoder, options, summary, progress)
-        changes = sync_vectors(conn, index_dir, encoder.model_id, encoder.dim, options.vector_index)
-        if changes["dropped"]:  # damaged cached vectors found while syncing: embed them again
-            summary.repaired.append(f"{changes['dropped']} damaged cached embeddings")
-            _embed_missing(conn, encoder, options, summary, progress)
-            sync_vectors(conn, index_dir, encoder.model_id, encoder.dim, options.vector_index)
-    _finish(conn, root, summary, scan_started_ns)
+        sync_vectors(conn, index_dir, encoder.model_id, encoder.dim, options.vector_index)
 
 
 def _adopt_identity(conn, index_dir: Path, identity: Identity, full: bool, encoder) -> str | None:
