@@ -15,6 +15,8 @@ import sqlite3
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from indexer import store
 from indexer.chunking import CHUNKER_VERSION, content_hash
 from indexer.errors import REPAIR_FULL, REPAIR_UPDATE, IndexCorrupt, IndexMissing
@@ -144,7 +146,6 @@ def index_status(root, index_dir, encoder=None, *, options=None) -> IndexStatus:
     whether they match what built it."""
     from indexer.index import check_folder
     from indexer.pipeline import IndexOptions
-    from indexer.vectors import stored_vector_count
 
     root, index_dir = Path(root).resolve(), Path(index_dir)
     db_path = index_dir / store.DB_NAME
@@ -177,7 +178,7 @@ def index_status(root, index_dir, encoder=None, *, options=None) -> IndexStatus:
         if "indexed_at" not in meta:
             _stale(status, "the last indexing run did not finish")
         if meta.get("model_id") and meta.get("dim"):
-            _check_vectors(status, conn, index_dir, meta["model_id"], int(meta["dim"]), stored_vector_count)
+            _check_vectors(status, conn, index_dir, meta["model_id"], int(meta["dim"]))
         stored_options = options if options is not None else IndexOptions()
         if encoder is not None or options is not None:
             identity = Identity.of(encoder, stored_options)
@@ -209,16 +210,21 @@ def _stale(status: IndexStatus, reason: str, *, repair: str = REPAIR_UPDATE, for
         status.repair = repair
 
 
-def _check_vectors(status: IndexStatus, conn, index_dir: Path, model_id: str, dim: int, stored_vector_count) -> None:
-    """Stale when the FAISS files disagree with SQLite (the next update repairs them), or cached
-    embeddings are damaged (cut short or non-finite: found by reading them all, as a full rebuild does)."""
+def _check_vectors(status: IndexStatus, conn, index_dir: Path, model_id: str, dim: int) -> None:
+    """Stale when the FAISS files hold other ids than SQLite's embedded chunks (the next update repairs
+    them), or cached embeddings are damaged (cut short or non-finite: found by reading them all, as a
+    full rebuild does)."""
+    from indexer.vectors import stored_vector_ids
+
     damaged = store.damaged_embeddings(conn, model_id, dim, thorough=True)
     if damaged:
         _stale(status, f"{len(damaged)} cached embeddings are damaged", repair=REPAIR_FULL, force=True)
-    status.vectors = stored_vector_count(index_dir / store.VECTORS_NAME, dim)
-    expected = len(store.embedded_chunk_ids(conn, model_id, dim))
-    if status.vectors != expected or expected < status.chunks:
-        _stale(status, f"{status.vectors} vectors for {status.chunks} chunks; the next run repairs them")
+    held = stored_vector_ids(index_dir / store.VECTORS_NAME, dim)
+    expected = store.embedded_chunk_ids(conn, model_id, dim)
+    status.vectors = len(held)
+    if len(expected) < status.chunks or not np.array_equal(np.sort(held), np.sort(expected)):
+        _stale(status, f"the vector files hold {status.vectors} vectors, not those of the {status.chunks} chunks;"
+                       " the next run repairs them")
 
 
 def _changed_files(conn, root: Path, index_dir: Path, meta: dict[str, str], options) -> list[str]:

@@ -165,14 +165,14 @@ def load_effective(path: Path, dim: int) -> faiss.Index | None:
     return delta.apply(index) if delta is not None else index
 
 
-def stored_vector_count(path: Path, dim: int) -> int:
-    """How many vectors the files hold: from the delta's id list when it belongs to the base (cheap),
-    else by loading them (0 when missing or unreadable)."""
+def stored_vector_ids(path: Path, dim: int) -> np.ndarray:
+    """The ids the files hold: the delta's id list when it belongs to the base (cheap), else by loading
+    them (none when missing or unreadable)."""
     delta = read_delta(path, dim)
     if delta is not None:
-        return len(delta.ids)
+        return np.asarray(delta.ids, dtype=np.int64)
     index = load_effective(path, dim)
-    return index.ntotal if index is not None else 0
+    return index_ids(index) if index is not None else np.zeros(0, dtype=np.int64)
 
 
 @dataclass

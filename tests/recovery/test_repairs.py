@@ -8,8 +8,9 @@ import sqlite3
 
 import pytest
 
-from tests.recovery.damage import PROBES, garble_database, replace_database, truncate_embeddings
-from tests.recovery.harness import Cli, build, run_probe
+from tests.conftest import copy_fixture
+from tests.recovery.damage import PROBES, garble_database, garble_delta, replace_database, truncate_embeddings
+from tests.recovery.harness import FAKE_MODEL, Cli, build, run_probe
 
 
 @pytest.mark.parametrize("probe", PROBES, ids=[p.name for p in PROBES])
@@ -72,3 +73,18 @@ def test_another_programs_database_is_never_migrated_into_an_index(tmp_path):
     conn = sqlite3.connect(repo / ".codesearch" / "index.sqlite")
     assert {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} == {"notes"}
     conn.close()
+
+
+def test_garbled_delta_is_found_when_the_base_holds_as_many_vectors_as_it_should(tmp_path):
+    """The base alone holds the old vectors of a changed chunk: as many as SQLite's, under other ids."""
+    cli = Cli()
+    repo = copy_fixture(tmp_path / "repo")
+    assert cli("index", repo, "--model", FAKE_MODEL, "--quiet").exit_code == 0
+    source = repo / "src" / "geometry.py"
+    source.write_text(source.read_text().replace("return", "return  ", 1))  # same chunks, new text
+    assert cli("index", repo, "--quiet").exit_code == 0
+    garble_delta(repo / ".codesearch")
+    status = json.loads(cli("status", repo, "--json").stdout)
+    assert status["state"] == "stale" and status["repair"] == "codesearch index", status
+    assert cli("index", repo, "--quiet").exit_code == 0
+    assert json.loads(cli("status", repo, "--json").stdout)["state"] == "current"
