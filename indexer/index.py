@@ -91,7 +91,7 @@ def load_vectors(conn: sqlite3.Connection, index_dir: Path, meta: dict[str, str]
     model_id, dim = meta.get("model_id"), meta.get("dim")
     if not model_id or not dim:
         return None
-    expected = store.embedded_chunk_ids(conn, model_id, int(dim))
+    expected = store.embedded_chunk_ids(conn, model_id)
     plan = vectors.plan_sync(index_dir / store.VECTORS_NAME, int(dim), "flat", expected, writing=False)
     ids, found, _ = store.embedded_chunks(conn, model_id, int(dim), ids=_listed(plan.needed))
     index, _ = vectors.apply_sync(plan, ids, found, write=False)
@@ -109,7 +109,7 @@ def sync_vectors(conn: sqlite3.Connection, index_dir: Path, model_id: str, dim: 
     stamp = _sync_stamp(conn, path, model_id, kind)
     if stamp is not None and stamp == store.read_meta(conn).get("vectors_stamp"):
         return {"rebuilt": 0, "added": 0, "removed": 0, "dropped": 0}
-    expected = store.embedded_chunk_ids(conn, model_id, dim)
+    expected = store.embedded_chunk_ids(conn, model_id)
     plan = vectors.plan_sync(path, dim, kind, expected)
     # Damaged vectors (non-finite values) are left out of `ids`, so the files will not hold them.
     ids, found, damaged = store.embedded_chunks(conn, model_id, dim, ids=_listed(plan.needed))

@@ -220,7 +220,7 @@ def _check_vectors(status: IndexStatus, conn, index_dir: Path, model_id: str, di
     if damaged:
         _stale(status, f"{len(damaged)} cached embeddings are damaged", repair=REPAIR_FULL, force=True)
     held = stored_vector_ids(index_dir / store.VECTORS_NAME, dim)
-    expected = store.embedded_chunk_ids(conn, model_id, dim)
+    expected = store.embedded_chunk_ids(conn, model_id)
     status.vectors = len(held)
     if len(expected) < status.chunks or not np.array_equal(np.sort(held), np.sort(expected)):
         _stale(status, f"the vector files hold {status.vectors} vectors, not those of the {status.chunks} chunks;"

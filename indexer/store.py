@@ -340,12 +340,12 @@ def embedded_chunks(conn: sqlite3.Connection, model_id: str, dim: int, ids: Sequ
     return chunk_ids, vectors, damaged
 
 
-def embedded_chunk_ids(conn: sqlite3.Connection, model_id: str, dim: int) -> np.ndarray:
-    """Ids of the chunks that have a stored vector of the model's width (the others are damaged)."""
+def embedded_chunk_ids(conn: sqlite3.Connection, model_id: str) -> np.ndarray:
+    """Ids of the chunks that have a stored vector of the model (damaged ones included: telling them
+    apart reads every vector, which embedded_chunks does for the ones it is asked for)."""
     rows = conn.execute(
-        "SELECT c.id FROM chunks c JOIN embeddings e ON e.model_id = ? AND e.content_hash = c.content_hash"
-        " WHERE length(e.vector) = ?",
-        (model_id, dim * 4),
+        "SELECT c.id FROM chunks c JOIN embeddings e ON e.model_id = ? AND e.content_hash = c.content_hash",
+        (model_id,),
     ).fetchall()
     return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
