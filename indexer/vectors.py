@@ -140,8 +140,13 @@ def read_delta(path: Path, dim: int, base_stamp: str | None = None) -> Delta | N
                           data["add_vectors"], data["removed_ids"])
     except Exception:  # noqa: BLE001 - a damaged file raises zipfile's, zlib's or numpy's errors: rebuilt
         return None
-    if base_stamp is None or delta.base_stamp != base_stamp or delta.add_vectors.shape[1:] != (dim,):
+    if base_stamp is None or delta.base_stamp != base_stamp:
         return None
+    id_arrays = (delta.ids, delta.add_ids, delta.removed_ids)
+    if delta.add_vectors.dtype != np.float32 or delta.add_vectors.shape != (len(delta.add_ids), dim) or not all(
+        a.ndim == 1 and a.dtype == np.int64 for a in id_arrays
+    ):
+        return None  # not a delta we wrote: rebuilt like an unreadable one
     return delta
 
 

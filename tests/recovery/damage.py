@@ -118,6 +118,17 @@ def truncate_delta(index_dir: Path) -> None:
     os.truncate(path, path.stat().st_size // 2)
 
 
+def mistype_delta(index_dir: Path) -> None:
+    """A readable delta that belongs to the base, but with arrays of other types and shapes."""
+    path = index_dir / "vectors.delta.npz"
+    with np.load(path) as data:
+        arrays = dict(data)
+    arrays["ids"] = arrays["ids"].astype(np.float64)
+    arrays["add_vectors"] = arrays["add_vectors"][:, :3]
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
 def truncate_embeddings(index_dir: Path) -> None:
     """Cached embedding blobs cut short (`cannot reshape array`)."""
     _sql(index_dir, "UPDATE embeddings SET vector = substr(vector, 1, 10) WHERE rowid % 3 = 0")
@@ -161,6 +172,7 @@ PROBES: tuple[Probe, ...] = (
     Probe("removed_faiss_file", remove_faiss, UPDATE),
     Probe("garbled_delta_file", garble_delta, UPDATE),
     Probe("truncated_delta_file", truncate_delta, UPDATE),
+    Probe("mistyped_delta_file", mistype_delta, UPDATE),
     Probe("truncated_embeddings", truncate_embeddings, FULL),
     Probe("nan_embeddings", nan_embeddings, FULL),
     Probe("garbled_wal_files_after_a_crash", garble_wal_after_a_crash, ()),
