@@ -20,8 +20,10 @@ import numpy as np
 from indexer import store
 from indexer.chunking import CHUNKER_VERSION, content_hash
 from indexer.errors import REPAIR_FULL, REPAIR_UPDATE, IndexCorrupt, IndexMissing
+from indexer.index import check_folder
 from indexer.lexical import FTS_COLUMNS, FTS_TOKENIZE, fts_row
 from indexer.types import Chunk, SourceFile
+from indexer.vectors import stored_vector_ids
 from indexer.walk import SkipFile, list_files, read_source
 
 
@@ -144,7 +146,6 @@ class IndexStatus:
 def index_status(root, index_dir, encoder=None, *, options=None) -> IndexStatus:
     """The index's state and the one command that repairs it. With `encoder` (and `options`), also
     whether they match what built it."""
-    from indexer.index import check_folder
     from indexer.pipeline import IndexOptions
 
     root, index_dir = Path(root).resolve(), Path(index_dir)
@@ -214,8 +215,6 @@ def _check_vectors(status: IndexStatus, conn, index_dir: Path, model_id: str, di
     """Stale when the FAISS files hold other ids than SQLite's embedded chunks (the next update repairs
     them), or cached embeddings are damaged (cut short or non-finite: found by reading them all, as a
     full rebuild does)."""
-    from indexer.vectors import stored_vector_ids
-
     damaged = store.damaged_embeddings(conn, model_id, dim, thorough=True)
     if damaged:
         _stale(status, f"{len(damaged)} cached embeddings are damaged", repair=REPAIR_FULL, force=True)
