@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("no repositories selected")
     encoder = make_encoder(args.encoder) if any(m != "lexical" for m in modes) else None
 
-    from indexer.store import open_index
+    from indexer.index import open_index
 
     results: dict[str, list[dict]] = {m: [] for m in modes}
     started = time.perf_counter()

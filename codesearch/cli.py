@@ -150,18 +150,12 @@ def _indexed_model(settings: Settings, root: Path) -> tuple[bool, str | None]:
     """For an existing index: whether it was built lexical-only, and the model whose vectors it holds
     (an update keeps it). (False, None) when there is no readable index yet."""
     from indexer.errors import IndexError_
-    from indexer.store import open_index
+    from indexer.index import indexed_model
 
     try:
-        index = open_index(_index_folder(settings, root))
-    except IndexError_:  # none yet, unreadable or unsafe: the indexer reports that itself
+        return indexed_model(_index_folder(settings, root))
+    except IndexError_:  # unreadable or unsafe: the indexer reports that itself
         return False, None
-    try:
-        # Every run records its identity first (indexer.state.Identity): lexical-only runs without model_id.
-        built_lexical = "format_version" in index.meta and not index.meta.get("model_id")
-        return built_lexical, index.meta.get("model_id") if index.vectors is not None else None
-    finally:
-        index.close()
 
 
 def _run_index(root: Path, settings: Settings, encoder, *, since: str | None, full: bool, quiet: bool):
@@ -258,7 +252,7 @@ def _restriction(root: Path, path: Path | None) -> list[str]:
 def _run_search(root: Path, settings: Settings, query: str, model_chosen: bool, *, globs, langs, kinds,
                 files_only: bool):
     from indexer.search import SearchOptions, search as search_index
-    from indexer.store import open_index
+    from indexer.index import open_index
 
     index = open_index(_index_folder(settings, root))
     encoder, mode = _search_encoder(index, settings, model_chosen, one_query=True)
@@ -308,7 +302,7 @@ def evaluate(
     with reported(_debug(ctx)):
         from indexer.evaluate import evaluate as evaluate_queries, load_queries
         from indexer.search import SearchOptions
-        from indexer.store import open_index
+        from indexer.index import open_index
 
         labelled = load_queries(queries)
         root = root_of(path)

@@ -25,8 +25,8 @@ EXIT_HITS, EXIT_NO_HITS, EXIT_ERROR = 0, 1, 2
 
 _HINTS = {
     IndexMissing: "build it with `codesearch index`",
-    IndexCorrupt: "rebuild it with `codesearch index --full`",
-    IndexLocked: "another `codesearch index` is writing it; try again when that ends",
+    IndexCorrupt: "`codesearch index --full` repairs it",
+    IndexLocked: "try again when it finishes",
     IndexStale: "rebuild it with `codesearch index --full`",
 }
 
@@ -47,6 +47,8 @@ def notice(message: str) -> None:
 def one_line(exc: BaseException) -> str:
     """The exception as one line, with a hint for the index errors."""
     text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, IndexCorrupt):
+        return f"{text} (`{exc.repair}` repairs it)"
     for kind, hint in _HINTS.items():
         if isinstance(exc, kind) and "`codesearch " not in text:
             return f"{text} ({hint})"

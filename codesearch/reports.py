@@ -31,6 +31,8 @@ def print_index_summary(console: Console, summary: Any, index_dir: Path) -> None
     table.add_row("chunks", chunks)
     if summary.rebuilt_reason:
         table.add_row("rebuilt", escape(summary.rebuilt_reason))
+    if summary.repaired:
+        table.add_row("repaired", escape(", ".join(summary.repaired)))
     if summary.skipped:
         table.add_row("skipped", ", ".join(f"{n} {escape(reason)}" for reason, n in sorted(summary.skipped.items())))
     rate = f", {summary.tokens_embedded / summary.seconds:,.0f} tokens/s" if summary.tokens_embedded and summary.seconds else ""
@@ -67,6 +69,7 @@ def status_record(status: Any, root: Path, index_dir: Path) -> dict:
         "last_commit": status.last_commit,
         "indexed_at": _text(status.indexed_at),
         "changed_files": list(status.changed_files or []),
+        "repair": status.repair,
     }
 
 
@@ -86,10 +89,12 @@ def print_status(console: Console, status: Any, root: Path, index_dir: Path) -> 
     if record["reason"]:
         line += f" ({escape(str(record['reason']))})"
     table.add_row("state", line)
+    if record["repair"]:
+        table.add_row("repair", f"run `{escape(record['repair'])}`")
     if state not in ("missing", "corrupt"):
         table.add_row("counts", f"{record['files']} files, {record['chunks']} chunks, {record['vectors']} vectors")
         table.add_row("model", escape(record["model_id"] or "none (lexical only)"))
-        table.add_row("commit", escape(record["last_commit"] or "not a git repository"))
+        table.add_row("commit", escape(record["last_commit"] or _no_commit(record)))
         if record["indexed_at"]:
             table.add_row("indexed", escape(record["indexed_at"]))
         changed = record["changed_files"]
@@ -97,6 +102,11 @@ def print_status(console: Console, status: Any, root: Path, index_dir: Path) -> 
         shown += " ..." if len(changed) > MAX_CHANGED_SHOWN else ""
         table.add_row("changed", f"{len(changed)} files since indexing" + (f": {escape(shown)}" if changed else ""))
     table.print(console)
+
+
+def _no_commit(record: dict) -> str:
+    """Why there is no commit: a run that finished outside git records none; an unfinished one none yet."""
+    return "not a git repository" if record["indexed_at"] else "unknown: the last indexing run did not finish"
 
 
 def print_eval(console: Console, report: Any, *, per_query: bool) -> None:

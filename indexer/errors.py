@@ -9,8 +9,18 @@ class IndexMissing(IndexError_):
     """No index exists at the given location."""
 
 
+# The commands that repair a damaged index. Derived parts (FAISS files, the FTS5 table, damaged cached
+# embeddings) are rebuilt by the next update; a damaged database is moved aside by a full rebuild.
+REPAIR_UPDATE = "codesearch index"
+REPAIR_FULL = "codesearch index --full"
+
+
 class IndexCorrupt(IndexError_):
-    """The index exists but cannot be read or is inconsistent beyond automatic repair."""
+    """The index exists but cannot be read; `repair` is the one command that repairs it."""
+
+    def __init__(self, message: str, repair: str = REPAIR_FULL):
+        super().__init__(message)
+        self.repair = repair
 
 
 class IndexLocked(IndexError_):

@@ -28,7 +28,7 @@ class WriteLock:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
             os.close(fd)
             who = f"process {holder}" if holder else "another process"
-            raise IndexLocked(f"{who} is updating the index at {self.path.parent}; try again when it finishes")
+            raise IndexLocked(f"{who} is updating the index at {self.path.parent}")
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd

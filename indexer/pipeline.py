@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import datetime
+import os
+import sqlite3
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,9 +14,10 @@ from typing import Protocol
 
 from indexer import confined, store
 from indexer.chunking import chunk_file, content_hash, embed_text, estimate_tokens
+from indexer.index import check_folder, move_aside, repair_derived, sync_vectors
 from indexer.lock import WriteLock
 from indexer.state import FileDiff, Identity, diff_files, racy_after
-from indexer.vectors import remove_vector_files, resolve_kind, sync_vectors
+from indexer.vectors import remove_vector_files, resolve_kind
 from indexer.walk import WALK_VERSION, SkipFile, git_changed_paths, git_commit, list_files, read_source
 
 
@@ -74,20 +78,34 @@ class IndexSummary:
     seconds: float = 0.0
     lexical_only: bool = False
     rebuilt_reason: str | None = None  # why every file was re-chunked or every vector rebuilt, if so
+    repaired: list[str] = field(default_factory=list)  # damage found and repaired by this run
 
 
 def index_repository(root, index_dir, encoder, options: IndexOptions, *, since=None, full=False, progress=None):
-    """Bring the index at `index_dir` up to date with the files under `root`; returns what it did."""
+    """Bring the index at `index_dir` up to date with the files under `root`; returns what it did.
+
+    Damaged derived parts (FTS5 table, FAISS files, cached embeddings) are rebuilt by any run; a damaged
+    database (or a file where the index folder belongs) raises IndexCorrupt, and with `full` is moved
+    aside (kept as `<name>.corrupt-<time>`) and built anew."""
     started = time.monotonic()
     root, index_dir = Path(root).resolve(), Path(index_dir)
     progress = progress or _Silent()
     summary = IndexSummary(lexical_only=encoder is None)
+    if full and index_dir.exists() and not index_dir.is_dir():
+        summary.repaired.append(f"moved the file named like the index folder into it: {_file_into_folder(index_dir)}")
+    check_folder(index_dir)
     confined.refuse_symlinks(index_dir)
     with WriteLock(index_dir, store.LOCK_NAME):
+        db_path = index_dir / store.DB_NAME
+        if full and store.database_problem(db_path):
+            summary.repaired.append(f"moved the damaged database to {move_aside(db_path).name}")
+            remove_vector_files(index_dir / store.VECTORS_NAME)  # derived from the database moved aside
         conn = store.open_for_write(index_dir)
         try:
             only = git_changed_paths(root, since) if since else None  # before any write: REV may be bad
             summary.rebuilt_reason = _adopt_identity(conn, index_dir, Identity.of(encoder, options), full, encoder)
+            model = (encoder.model_id, encoder.dim) if encoder is not None else (None, None)
+            summary.repaired += repair_derived(conn, index_dir, *model, thorough=full)
             stored = store.stored_files(conn)
             meta = store.read_meta(conn)
             if summary.rebuilt_reason or any(f.content_hash is None for f in stored.values()):
@@ -107,12 +125,31 @@ def index_repository(root, index_dir, encoder, options: IndexOptions, *, since=N
             if encoder is not None:
                 summary.chunks_reused = _count_embedded(conn, encoder.model_id, first_new_chunk)
                 _embed_missing(conn, encoder, options, summary, progress)
-                sync_vectors(conn, index_dir / store.VECTORS_NAME, encoder.model_id, encoder.dim, options.vector_index)
+                _sync_vectors(conn, index_dir, encoder, options, summary, progress)
             _finish(conn, root, summary, scan_started_ns)
+        except sqlite3.DatabaseError as exc:
+            store.raise_as_corrupt(db_path, exc, conn)
         finally:
             conn.close()
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _file_into_folder(index_dir: Path) -> str:
+    """Keep a file found where the index folder belongs inside the new folder (not beside it, where the
+    walk would index it as a file of the repository)."""
+    aside = move_aside(index_dir)
+    index_dir.mkdir()
+    os.replace(aside, index_dir / aside.name)
+    return aside.name
+
+
+def _sync_vectors(conn, index_dir: Path, encoder, options: IndexOptions, summary: IndexSummary, progress) -> None:
+    changes = sync_vectors(conn, index_dir, encoder.model_id, encoder.dim, options.vector_index)
+    if changes["dropped"]:  # damaged cached vectors found while syncing: embed them again
+        summary.repaired.append(f"{changes['dropped']} damaged cached embeddings")
+        _embed_missing(conn, encoder, options, summary, progress)
+        sync_vectors(conn, index_dir, encoder.model_id, encoder.dim, options.vector_index)
 
 
 def _adopt_identity(conn, index_dir: Path, identity: Identity, full: bool, encoder) -> str | None:
@@ -137,8 +174,10 @@ def _adopt_identity(conn, index_dir: Path, identity: Identity, full: bool, encod
         # Vectors of another model or other weights are useless: drop them and the FAISS file.
         conn.execute("DELETE FROM embeddings WHERE model_id != ? OR ?", (identity.model_id, bool(model_changes)))
         remove_vector_files(index_dir / store.VECTORS_NAME)
-    if identity.model_id is None:
-        remove_vector_files(index_dir / store.VECTORS_NAME)  # a lexical-only index has no vectors
+    if identity.model_id is None or not meta:
+        # A lexical-only index has no vectors; a new database's chunk ids start again at 1, so vector
+        # files found beside it belong to another database (one emptied or moved aside).
+        remove_vector_files(index_dir / store.VECTORS_NAME)
     store.write_meta(conn, identity.as_meta() | {"indexed_at": None})
     conn.execute("COMMIT")
     return reason

@@ -19,8 +19,10 @@ files under a directory of that name).
 """
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -28,6 +30,7 @@ import numpy as np
 from indexer import confined
 from indexer.chunking import content_hash
 from indexer.errors import SemanticSearchUnavailable
+from indexer.store import DB_NAME, raise_as_corrupt
 from indexer.fusion import fuse
 from indexer.lexical import FTS_WEIGHTS
 from indexer.query import QueryPlan, plan_query
@@ -64,7 +67,14 @@ class SearchResult:
 
 
 def search(index, query: str, encoder, options: SearchOptions = SearchOptions()) -> SearchResult:
-    """Run `query` against `index` (from indexer.store.open_index); see the module docstring."""
+    """Run `query` against `index` (from indexer.index.open_index); see the module docstring."""
+    try:
+        return _search(index, query, encoder, options)
+    except sqlite3.DatabaseError as exc:  # damage found in use: IndexCorrupt naming the repair
+        raise_as_corrupt(Path(getattr(index, "index_dir", ".")) / DB_NAME, exc, index.conn)
+
+
+def _search(index, query: str, encoder, options: SearchOptions) -> SearchResult:
     if options.mode not in MODES:
         raise ValueError(f"unknown search mode {options.mode!r}; expected one of {', '.join(MODES)}")
     if options.k < 1:
@@ -192,10 +202,11 @@ def stored_similarities(index, query_vector: np.ndarray, chunk_ids: Sequence[int
             f" ON e.model_id = ? AND e.content_hash = c.content_hash WHERE c.id IN ({', '.join('?' * len(batch))})",
             (model_id, *batch),
         ).fetchall()
+        rows = [r for r in rows if len(r[1]) == 4 * query_vector.shape[1]]  # damaged ones: next run re-embeds
         if rows:
             matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
-            if matrix.shape[1] == query_vector.shape[1]:
-                pairs.extend(zip((int(r[0]) for r in rows), (matrix @ query_vector[0]).tolist()))
+            scores = matrix @ query_vector[0]
+            pairs.extend((int(r[0]), float(score)) for r, score in zip(rows, scores) if np.isfinite(score))
     return pairs
 
 

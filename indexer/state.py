@@ -15,11 +15,15 @@ import sqlite3
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from indexer import store
 from indexer.chunking import CHUNKER_VERSION, content_hash
-from indexer.errors import IndexCorrupt
+from indexer.errors import REPAIR_FULL, REPAIR_UPDATE, IndexCorrupt, IndexMissing
+from indexer.index import check_folder
 from indexer.lexical import FTS_COLUMNS, FTS_TOKENIZE, fts_row
 from indexer.types import Chunk, SourceFile
+from indexer.vectors import stored_vector_ids
 from indexer.walk import SkipFile, list_files, read_source
 
 
@@ -136,21 +140,25 @@ class IndexStatus:
     last_commit: str | None = None
     indexed_at: str | None = None
     changed_files: list[str] = field(default_factory=list)
+    repair: str | None = REPAIR_UPDATE  # the one command that makes the index current (None: it is)
 
 
 def index_status(root, index_dir, encoder=None, *, options=None) -> IndexStatus:
-    """The index's state. With `encoder` (and `options`), also whether they match what built it."""
+    """The index's state and the one command that repairs it. With `encoder` (and `options`), also
+    whether they match what built it."""
     from indexer.pipeline import IndexOptions
-    from indexer.vectors import stored_vector_count
 
     root, index_dir = Path(root).resolve(), Path(index_dir)
     db_path = index_dir / store.DB_NAME
-    if not db_path.is_file():
-        return IndexStatus(IndexState.MISSING, f"no index at {index_dir}")
     try:
+        check_folder(index_dir)
+        if not db_path.is_file():
+            return IndexStatus(IndexState.MISSING, f"no index at {index_dir}")
         conn = store.check_database(db_path)
+    except IndexMissing as exc:
+        return IndexStatus(IndexState.MISSING, str(exc))
     except IndexCorrupt as exc:
-        return IndexStatus(IndexState.CORRUPT, str(exc))
+        return IndexStatus(IndexState.CORRUPT, str(exc), repair=exc.repair)
     try:
         meta = store.read_meta(conn)
         status = IndexStatus(
@@ -161,15 +169,17 @@ def index_status(root, index_dir, encoder=None, *, options=None) -> IndexStatus:
             model_id=meta.get("model_id"),
             last_commit=meta.get("last_commit"),
             indexed_at=meta.get("indexed_at"),
+            repair=None,
         )
+        if store.fts_problem(conn):  # missing or incomplete: the next update rebuilds it
+            return IndexStatus(IndexState.CORRUPT, f"{db_path}: {store.fts_problem(conn)}", repair=REPAIR_UPDATE)
+        problem = store.fts_problem(conn, thorough=True)
+        if problem:  # damaged inside: found only by reading it whole, as a full rebuild does
+            return IndexStatus(IndexState.CORRUPT, f"{db_path}: {problem}", repair=REPAIR_FULL)
         if "indexed_at" not in meta:
-            status.state, status.reason = IndexState.STALE, "the last indexing run did not finish"
+            _stale(status, "the last indexing run did not finish")
         if meta.get("model_id") and meta.get("dim"):
-            status.vectors = stored_vector_count(index_dir / store.VECTORS_NAME, int(meta["dim"]))
-            expected = len(store.embedded_chunk_ids(conn, meta["model_id"]))
-            if status.vectors != expected or expected < status.chunks:
-                status.state = IndexState.STALE
-                status.reason = f"{status.vectors} vectors for {status.chunks} chunks; the next run repairs them"
+            _check_vectors(status, conn, index_dir, meta["model_id"], int(meta["dim"]))
         stored_options = options if options is not None else IndexOptions()
         if encoder is not None or options is not None:
             identity = Identity.of(encoder, stored_options)
@@ -178,17 +188,42 @@ def index_status(root, index_dir, encoder=None, *, options=None) -> IndexStatus:
                 changes = [c for c in changes if c != "token_counter"]
             changes += identity.model_changes(meta) if encoder is not None else []
             if changes:
-                status.state = IndexState.STALE
-                status.reason = f"built with another {', '.join(changes)}; the next run rebuilds it"
+                _stale(status, f"built with another {', '.join(changes)}; the next run rebuilds it", force=True)
         status.changed_files = _changed_files(conn, root, index_dir, meta, stored_options)
-        if status.changed_files and status.state is IndexState.CURRENT:
-            status.state = IndexState.STALE
-            status.reason = f"{len(status.changed_files)} files changed since the last run"
+        if status.changed_files:
+            _stale(status, f"{len(status.changed_files)} files changed since the last run")
         return status
     except sqlite3.DatabaseError as exc:
-        return IndexStatus(IndexState.CORRUPT, f"{db_path}: {exc}")
+        try:
+            store.raise_as_corrupt(db_path, exc, conn)
+        except IndexCorrupt as corrupt:
+            return IndexStatus(IndexState.CORRUPT, str(corrupt), repair=corrupt.repair)
     finally:
         conn.close()
+
+
+def _stale(status: IndexStatus, reason: str, *, repair: str = REPAIR_UPDATE, force: bool = False) -> None:
+    """Mark the index stale for `reason`, unless an earlier reason already did (or `force`); the
+    command that repairs it is the stronger of the reasons' commands."""
+    if status.state is IndexState.CURRENT or force:
+        status.state, status.reason = IndexState.STALE, reason
+    if status.repair != REPAIR_FULL:
+        status.repair = repair
+
+
+def _check_vectors(status: IndexStatus, conn, index_dir: Path, model_id: str, dim: int) -> None:
+    """Stale when the FAISS files hold other ids than SQLite's embedded chunks (the next update repairs
+    them), or cached embeddings are damaged (cut short or non-finite: found by reading them all, as a
+    full rebuild does)."""
+    damaged = store.damaged_embeddings(conn, model_id, dim, thorough=True)
+    if damaged:
+        _stale(status, f"{len(damaged)} cached embeddings are damaged", repair=REPAIR_FULL, force=True)
+    held = stored_vector_ids(index_dir / store.VECTORS_NAME, dim)
+    expected = store.embedded_chunk_ids(conn, model_id)
+    status.vectors = len(held)
+    if len(expected) < status.chunks or not np.array_equal(np.sort(held), np.sort(expected)):
+        _stale(status, f"the vector files hold {status.vectors} vectors, not those of the {status.chunks} chunks;"
+                       " the next run repairs them")
 
 
 def _changed_files(conn, root: Path, index_dir: Path, meta: dict[str, str], options) -> list[str]:

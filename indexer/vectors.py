@@ -1,4 +1,5 @@
 """The FAISS side of an index: vectors with ids equal to chunk ids, derived from SQLite's embeddings.
+This module knows files and arrays only; indexer/index.py reads SQLite and hands the vectors down.
 
 Inner product over L2-normalised vectors (cosine). A flat index by default; an IVF index (approximate,
 trained on the stored vectors) for large repositories. Two files, each written to a temporary name
@@ -13,14 +14,11 @@ from __future__ import annotations
 import io
 import math
 import os
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
 import numpy as np
-
-from indexer.store import embedded_chunk_ids, embedded_chunks, read_meta, write_meta
 
 VECTOR_INDEX_KINDS = ("auto", "flat", "ivf")
 IVF_THRESHOLD = 200_000  # below this many vectors an exact flat scan is fast enough
@@ -140,10 +138,15 @@ def read_delta(path: Path, dim: int, base_stamp: str | None = None) -> Delta | N
         with np.load(_delta_path(path)) as data:
             delta = Delta(str(data["base_stamp"]), str(data["kind"]), data["ids"], data["add_ids"],
                           data["add_vectors"], data["removed_ids"])
-    except (OSError, KeyError, ValueError):
+    except Exception:  # noqa: BLE001 - a damaged file raises zipfile's, zlib's or numpy's errors: rebuilt
         return None
-    if base_stamp is None or delta.base_stamp != base_stamp or delta.add_vectors.shape[1:] != (dim,):
+    if base_stamp is None or delta.base_stamp != base_stamp:
         return None
+    id_arrays = (delta.ids, delta.add_ids, delta.removed_ids)
+    if delta.add_vectors.dtype != np.float32 or delta.add_vectors.shape != (len(delta.add_ids), dim) or not all(
+        a.ndim == 1 and a.dtype == np.int64 for a in id_arrays
+    ):
+        return None  # not a delta we wrote: rebuilt like an unreadable one
     return delta
 
 
@@ -167,89 +170,101 @@ def load_effective(path: Path, dim: int) -> faiss.Index | None:
     return delta.apply(index) if delta is not None else index
 
 
-def stored_vector_count(path: Path, dim: int) -> int:
-    """How many vectors the files hold: from the delta's id list when it belongs to the base (cheap),
-    else by loading them (0 when missing or unreadable)."""
+def stored_vector_ids(path: Path, dim: int) -> np.ndarray:
+    """The ids the files hold: the delta's id list when it belongs to the base (cheap), else by loading
+    them (none when missing or unreadable)."""
     delta = read_delta(path, dim)
     if delta is not None:
-        return len(delta.ids)
+        return np.asarray(delta.ids, dtype=np.int64)
     index = load_effective(path, dim)
-    return index.ntotal if index is not None else 0
+    return index_ids(index) if index is not None else np.zeros(0, dtype=np.int64)
 
 
-def sync_vectors(conn: sqlite3.Connection, path: Path, model_id: str, dim: int, kind: str) -> dict[str, int]:
-    """Make the FAISS files hold exactly the embedded chunks of SQLite; returns what it changed.
+@dataclass
+class SyncPlan:
+    """What bringing the files into agreement with SQLite's ids takes, decided from one read of them.
 
-    A stamp in the meta table (the kind asked for, SQLite's chunk and embedding counters and both
-    files' stats, recorded after the last sync) lets a run that changed nothing skip reading the files at all.
-    """
-    stamp = _sync_stamp(conn, path, model_id, kind)
-    if stamp is not None and stamp == read_meta(conn).get("vectors_stamp"):
-        return {"rebuilt": 0, "added": 0, "removed": 0}
-    changes = _sync(conn, path, model_id, dim, kind)
-    conn.execute("BEGIN IMMEDIATE")
-    write_meta(conn, {"vectors_stamp": _sync_stamp(conn, path, model_id, kind)})
-    conn.execute("COMMIT")
-    return changes
+    `needed`: the ids whose vectors the caller reads from SQLite and hands to `apply_sync`
+    (None: all of them, for a rebuild)."""
 
+    path: Path
+    dim: int
+    kind: str
+    needed: np.ndarray | None
+    stale: np.ndarray
+    delta: Delta | None = None  # grow this delta (a small change)...
+    index: faiss.Index | None = None  # ...or reconcile this loaded index; neither: rebuild
 
-def _sync_stamp(conn: sqlite3.Connection, path: Path, model_id: str, kind: str) -> str | None:
-    files = (_file_stamp(path), _file_stamp(_delta_path(path)))
-    if None in files:
-        return None
-    # Chunk ids are never reused, so (max id, count) changes with every insert or delete.
-    max_id, count = conn.execute("SELECT COALESCE(MAX(id), 0), COUNT(*) FROM chunks").fetchone()
-    embedded = conn.execute("SELECT COUNT(*) FROM embeddings WHERE model_id = ?", (model_id,)).fetchone()[0]
-    return f"{kind}:{max_id}:{count}:{embedded}:{files[0]}:{files[1]}"
+    @property
+    def noop(self) -> bool:
+        return self.needed is not None and not len(self.needed) and not len(self.stale)
 
 
-def _sync(conn: sqlite3.Connection, path: Path, model_id: str, dim: int, kind: str) -> dict[str, int]:
-    expected = embedded_chunk_ids(conn, model_id)
+def plan_sync(path: Path, dim: int, kind: str, expected: np.ndarray, *, writing: bool = True) -> SyncPlan:
+    """Read the FAISS files once and plan how they come to hold exactly the `expected` ids.
+
+    Writing: a small change grows the delta; a larger one reconciles the loaded index (written back whole);
+    missing, unreadable or other-kind files are rebuilt. Reading (`writing=False`): the files are loaded,
+    and reconciled or rebuilt in memory only."""
+    empty = np.zeros(0, dtype=np.int64)
     wanted_kind = resolve_kind(kind, len(expected))
-    delta = read_delta(path, dim)
-    if delta is not None and delta.kind == wanted_kind:
-        stale = np.setdiff1d(delta.ids, expected, assume_unique=True)
-        missing = np.setdiff1d(expected, delta.ids, assume_unique=True)
-        if not len(stale) and not len(missing):
-            return {"rebuilt": 0, "added": 0, "removed": 0}
-        kept = ~np.isin(delta.add_ids, stale)
-        ids, vectors = embedded_chunks(conn, model_id, dim, ids=missing.tolist())
-        grown = Delta(
-            delta.base_stamp, wanted_kind, expected,
-            np.concatenate([delta.add_ids[kept], ids]),
-            np.concatenate([delta.add_vectors[kept], vectors]),
-            np.union1d(delta.removed_ids, stale[~np.isin(stale, delta.add_ids)]),
-        )
-        if len(grown.add_ids) + len(grown.removed_ids) <= max(COMPACT_MINIMUM, COMPACT_FRACTION * len(expected)):
-            _write_delta(path, grown)
-            return {"rebuilt": 0, "added": int(len(missing)), "removed": int(len(stale))}
+    if writing:
+        delta = read_delta(path, dim)
+        if delta is not None and delta.kind == wanted_kind:
+            stale = np.setdiff1d(delta.ids, expected, assume_unique=True)
+            missing = np.setdiff1d(expected, delta.ids, assume_unique=True)
+            grown = (np.count_nonzero(~np.isin(delta.add_ids, stale)) + len(missing)
+                     + len(np.union1d(delta.removed_ids, stale[~np.isin(stale, delta.add_ids)])))
+            if grown <= max(COMPACT_MINIMUM, COMPACT_FRACTION * len(expected)) or not (len(stale) or len(missing)):
+                return SyncPlan(path, dim, wanted_kind, missing, stale, delta=delta)
     index = load_effective(path, dim)
-    if index is not None and _kind_of(index) != wanted_kind:
+    if index is not None and writing and _kind_of(index) != wanted_kind:
         index = None
     if index is None:
-        ids, vectors = embedded_chunks(conn, model_id, dim)
-        changes = {"rebuilt": 1, "added": len(ids), "removed": 0}
-        index = build_index(dim, wanted_kind, ids, vectors)
-    else:
-        changes = _reconcile(index, conn, model_id, dim, expected)
-    write_atomic(index, path)
-    empty = np.zeros(0, dtype=np.int64)
-    _write_delta(path, Delta(_file_stamp(path), wanted_kind, np.sort(index_ids(index)), empty,
-                             np.zeros((0, dim), dtype=np.float32), empty))
-    return changes
-
-
-def _reconcile(index: faiss.Index, conn: sqlite3.Connection, model_id: str, dim: int, expected: np.ndarray):
-    """Remove the ids SQLite no longer has and add the embedded chunks the index lacks, in memory."""
+        return SyncPlan(path, dim, wanted_kind if writing else "flat", None, empty)
     current = index_ids(index)
     stale = np.setdiff1d(current, expected, assume_unique=True)
-    missing = np.setdiff1d(expected, current, assume_unique=True)
-    if len(stale):
-        index.remove_ids(stale)
-    if len(missing):
-        ids, vectors = embedded_chunks(conn, model_id, dim, ids=missing.tolist())
-        index.add_with_ids(vectors, ids)
-    return {"rebuilt": 0, "added": int(len(missing)), "removed": int(len(stale))}
+    return SyncPlan(path, dim, wanted_kind, np.setdiff1d(expected, current, assume_unique=True), stale, index=index)
+
+
+def apply_sync(plan: SyncPlan, ids: np.ndarray, vectors: np.ndarray, *, write: bool = True) -> tuple[faiss.Index | None, dict[str, int]]:
+    """Carry out `plan` with the vectors of the needed ids (some may be missing: damaged in SQLite).
+    Returns the resulting index (None when only the delta was written) and what changed."""
+    changes = {"rebuilt": int(plan.delta is None and plan.index is None), "added": int(len(ids)),
+               "removed": int(len(plan.stale))}
+    if plan.delta is not None:
+        if plan.noop:
+            return None, changes
+        delta = plan.delta
+        kept = ~np.isin(delta.add_ids, plan.stale)
+        held = np.union1d(np.setdiff1d(delta.ids, plan.stale, assume_unique=True), ids)
+        _write_delta(plan.path, Delta(
+            delta.base_stamp, plan.kind, held,
+            np.concatenate([delta.add_ids[kept], ids]),
+            np.concatenate([delta.add_vectors[kept], vectors]),
+            np.union1d(delta.removed_ids, plan.stale[~np.isin(plan.stale, delta.add_ids)]),
+        ))
+        return None, changes
+    if plan.index is None:
+        index = build_index(plan.dim, plan.kind, ids, vectors)
+    else:
+        index = plan.index
+        if len(plan.stale):
+            index.remove_ids(plan.stale)
+        if len(ids):
+            index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+    if write:
+        write_atomic(index, plan.path)
+        empty = np.zeros(0, dtype=np.int64)
+        _write_delta(plan.path, Delta(_file_stamp(plan.path), plan.kind, np.sort(index_ids(index)), empty,
+                                      np.zeros((0, plan.dim), dtype=np.float32), empty))
+    return index, changes
+
+
+def files_stamp(path: Path) -> str | None:
+    """The stats of both files (None when one is missing): unchanged stats mean unchanged contents."""
+    files = (_file_stamp(path), _file_stamp(_delta_path(path)))
+    return None if None in files else f"{files[0]}:{files[1]}"
 
 
 def remove_vector_files(path: Path) -> None:
@@ -259,19 +274,3 @@ def remove_vector_files(path: Path) -> None:
 
 def _kind_of(index: faiss.Index) -> str:
     return "ivf" if faiss.try_extract_index_ivf(index) is not None else "flat"
-
-
-def load_vectors(conn: sqlite3.Connection, path: Path, meta: dict[str, str]) -> faiss.Index | None:
-    """For searching: the FAISS files, brought in memory into agreement with SQLite's snapshot (a
-    writer may be mid-run), or rebuilt from the stored embeddings when unreadable; the files are left
-    for the next writer to repair. None for a lexical-only index."""
-    model_id, dim = meta.get("model_id"), meta.get("dim")
-    if not model_id or not dim:
-        return None
-    expected = embedded_chunk_ids(conn, model_id)
-    index = load_effective(path, int(dim))
-    if index is None:
-        ids, vectors = embedded_chunks(conn, model_id, int(dim))
-        return build_index(int(dim), "flat", ids, vectors)  # exact, and no training for a temporary index
-    _reconcile(index, conn, model_id, int(dim), expected)
-    return index

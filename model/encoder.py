@@ -35,6 +35,8 @@ from model.allocator import keep_freed_memory
 from model.errors import ModelError
 from model.loading import (
     SentenceTransformersInfo,
+    check_tokenizer,
+    check_weight_shapes,
     load_tokenizer,
     load_weights,
     read_config,
@@ -114,6 +116,10 @@ class Encoder:
         for batch in pack_sequences([len(s) for s in sequences], self.token_budget):
             pooled = self.pool_batch([sequences[i] for i in batch], pooled_from)
             out[batch] = pooled.numpy()
+        bad = int(np.count_nonzero(~np.isfinite(out).all(axis=1)))
+        if bad:  # stored, a NaN vector would make semantic search find nothing, without a word
+            raise ModelError(f"{self.model_id} made non-finite embeddings (NaN or inf) for {bad} of {len(texts)} "
+                             "texts: its weights hold non-finite values or overflow in this precision")
         return out
 
     @torch.inference_mode()
@@ -209,8 +215,10 @@ def load_encoder(
         keep_freed_memory()  # large activations are reused, not page-faulted in anew (model/allocator.py)
     folder = resolve_checkpoint(path_or_model_id)
     config = read_config(folder)
+    check_weight_shapes(config, folder)  # before the config sizes any allocation
     info = read_sentence_transformers(folder)
     tokenizer = load_tokenizer(folder)
+    check_tokenizer(tokenizer, config, folder)
     fingerprint = cache.fingerprint(
         folder, [folder / "config.json", *weight_files(folder)], lambda: weights_fingerprint(folder)
     )

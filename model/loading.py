@@ -81,9 +81,13 @@ def read_config(folder: Path) -> ModernBertConfig:
         raw = json.loads((folder / "config.json").read_text())
     except FileNotFoundError:
         raise ModelError(f"{folder} has no config.json: not a Hugging Face checkpoint folder") from None
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelError(f"{folder / 'config.json'} is not valid JSON: {exc}") from None
-    return ModernBertConfig.from_dict(raw)
+    try:
+        return ModernBertConfig.from_dict(raw)
+    except ModelError as exc:
+        detail = str(exc).removeprefix("config.json ").removesuffix(" in config.json")
+        raise ModelError(f"{folder / 'config.json'}: {detail}") from None
 
 
 def weight_files(folder: Path) -> list[Path]:
@@ -111,24 +115,60 @@ def load_weights(model: ModernBertModel, folder: Path) -> None:
         except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types for bad files
             raise ModelError(f"cannot read {file}: {exc}") from None
     expected = model.state_dict()
+    prefix = _match_shapes({k: tuple(v.shape) for k, v in tensors.items()},
+                           {k: tuple(v.shape) for k, v in expected.items()}, folder)
+    ours = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    model.load_checkpoint_state({k: ours[k].float() for k in expected})
+
+
+def check_weight_shapes(config: ModernBertConfig, folder: Path) -> None:
+    """Check the checkpoint's keys and shapes against the config before any memory is allocated from
+    it: the shapes come from the safetensors headers, the expected ones from a model on the meta device."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for file in weight_files(folder):
+        try:
+            with safe_open(str(file), framework="pt") as f:
+                shapes.update({key: tuple(f.get_slice(key).get_shape()) for key in f.keys()})
+        except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types for bad files
+            raise ModelError(f"cannot read {file}: {exc}") from None
+    # The embedding table first: its shape alone tells a config whose sizes overflow even on the meta device.
+    _match_shapes(shapes, {"embeddings.tok_embeddings.weight": (config.vocab_size, config.hidden_size)}, folder,
+                  partial=True)
+    try:
+        with torch.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in ModernBertModel(config).state_dict().items()}
+    except RuntimeError as exc:  # "Storage size calculation overflowed"
+        raise ModelError(f"{folder / 'config.json'}: sizes too large for any model ({exc})") from None
+    _match_shapes(shapes, expected, folder)
+
+
+def _match_shapes(found: dict[str, tuple[int, ...]], expected: dict[str, tuple[int, ...]], folder: Path,
+                  partial: bool = False) -> str:
+    """The key prefix of the checkpoint's encoder weights; ModelError naming the first missing,
+    misshapen or (unless `partial`: only some are expected) unexpected weight."""
     anchor = "embeddings.tok_embeddings.weight"
-    prefix = next((p for p in KEY_PREFIXES if p + anchor in tensors), None)
+    prefix = next((p for p in KEY_PREFIXES if p + anchor in found), None)
     if prefix is None:
         raise ModelError(f"{folder}: no {anchor} in the weights under any of the prefixes {list(KEY_PREFIXES)}")
-    ours = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-    for key, target in expected.items():
-        if key not in ours:
+    for key, shape in expected.items():
+        if prefix + key not in found:
             raise ModelError(f"{folder}: weight {prefix + key!r} is missing from the checkpoint")
-        if ours[key].shape != target.shape:
+        if found[prefix + key] != shape:
             raise ModelError(
-                f"{folder}: weight {prefix + key!r} has shape {tuple(ours[key].shape)}, "
-                f"the config expects {tuple(target.shape)}"
+                f"{folder}: weight {prefix + key!r} has shape {found[prefix + key]}, the config expects {shape}"
             )
-    for key in tensors:
+    for key in [] if partial else found:
         rest = key[len(prefix):] if key.startswith(prefix) else key.removeprefix("0.")
         if rest not in expected and not rest.startswith(IGNORED_HEADS):
             raise ModelError(f"{folder}: unexpected weight {key!r} in the checkpoint")
-    model.load_checkpoint_state({k: ours[k].float() for k in expected})
+    return prefix
+
+
+def check_tokenizer(tokenizer: Tokenizer, config: ModernBertConfig, folder: Path) -> None:
+    """ModelError when the tokenizer makes ids past the embedding table (they would fail mid-run)."""
+    if tokenizer.get_vocab_size(with_added_tokens=True) > config.vocab_size:
+        raise ModelError(f"{folder / 'tokenizer.json'} has {tokenizer.get_vocab_size(with_added_tokens=True)} "
+                         f"tokens, past the model's vocabulary (vocab_size {config.vocab_size})")
 
 
 def weights_fingerprint(folder: Path) -> str:

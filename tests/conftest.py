@@ -1,6 +1,7 @@
 """Fixtures shared by every test package."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,13 @@ def checkpoint_cache(tmp_path_factory):
         folder = tmp_path_factory.mktemp("checkpoint-cache")
         patch.setenv("CODESEARCH_CACHE_DIR", str(folder))
         yield folder
+
+
+def copy_fixture(dest: Path) -> Path:
+    """A private copy of the fixture repository, without the index that the README's Quick start
+    leaves in it (`codesearch index fixtures/repo`), so tests see the repository as committed."""
+    shutil.copytree(FIXTURE_REPO, dest, symlinks=True, ignore=shutil.ignore_patterns(".codesearch"))
+    return dest
 
 
 @pytest.fixture(scope="session")

@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         index_corpus(repo, index_dir, encoder)
         index_seconds = time.perf_counter() - started
 
-        from indexer.store import open_index
+        from indexer.index import open_index
 
         index = open_index(index_dir)
         files, chunks = (index.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("files", "chunks"))

@@ -2,7 +2,6 @@
 a fake encoder in place of the model loader, and a runner that keeps stdout and stderr apart."""
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from typer.testing import CliRunner
 from codesearch import encoders
 from codesearch.cli import app
 from indexer.encoder import FakeEncoder
-from tests.conftest import FIXTURE_REPO
+from tests.conftest import copy_fixture
 
 
 @dataclass
@@ -40,9 +39,7 @@ def offline(monkeypatch, tmp_path) -> Path:
 @pytest.fixture
 def repo(tmp_path, offline) -> Path:
     """A scratch copy of fixtures/repo (tests may modify it), with the environment offline."""
-    dest = tmp_path / "repo"
-    shutil.copytree(FIXTURE_REPO, dest, symlinks=True, ignore=shutil.ignore_patterns(".codesearch"))
-    return dest
+    return copy_fixture(tmp_path / "repo")
 
 
 @pytest.fixture

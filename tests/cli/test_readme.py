@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from tests.cli.records import parse_search_json
-from tests.conftest import FIXTURE_REPO, ROOT
+from tests.conftest import ROOT, copy_fixture
 
 README = (ROOT / "README.md").read_text()
 
@@ -37,8 +37,7 @@ def test_ci_installs_and_tests_exactly_as_the_readme_says():
 
 def _scratch_checkout(tmp_path):
     """The layout the README's command expects (fixtures/repo under the working directory), as a copy."""
-    shutil.copytree(FIXTURE_REPO, tmp_path / "fixtures" / "repo", symlinks=True,
-                    ignore=shutil.ignore_patterns(".codesearch"))
+    copy_fixture(tmp_path / "fixtures" / "repo")
     return tmp_path
 
 

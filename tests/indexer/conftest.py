@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURE_REPO
+from tests.conftest import copy_fixture
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t",
@@ -24,11 +23,6 @@ def git(root: Path, *args: str) -> str:
     return subprocess.run(
         ["git", "-C", str(root), *args], check=True, capture_output=True, text=True, env={**os.environ, **GIT_ENV}
     ).stdout
-
-
-def copy_fixture(dest: Path) -> Path:
-    shutil.copytree(FIXTURE_REPO, dest, symlinks=True)
-    return dest
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from indexer.store import open_index
+from indexer.index import open_index
 from indexer.vectors import index_ids
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from indexer.encoder import FakeEncoder
 from indexer.pipeline import IndexOptions, index_repository
-from indexer.store import open_index
+from indexer.index import open_index
 from tests.conftest import ROOT
 from tests.indexer.helpers import chunk_rows, consistency_problems, vectors_by_hash
 

@@ -11,7 +11,7 @@ from indexer.encoder import FakeEncoder
 from indexer.errors import IndexCorrupt, IndexLocked, IndexMissing
 from indexer.lock import WriteLock
 from indexer.pipeline import IndexOptions, index_repository
-from indexer.store import open_index
+from indexer.index import open_index
 from indexer.vectors import index_ids
 from tests.indexer.conftest import git
 from tests.indexer.helpers import chunk_rows, consistency_problems, vectors_by_hash

@@ -7,7 +7,7 @@ import pytest
 
 from indexer.chunking import embed_text
 from indexer.pipeline import IndexOptions, index_repository
-from indexer.store import open_index
+from indexer.index import open_index
 from tests.indexer.helpers import consistency_problems
 
 OPTIONS = IndexOptions(max_file_bytes=4096)

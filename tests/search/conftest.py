@@ -1,15 +1,14 @@
 """Indexed copies of the fixture repository, built once per session (the search tests only read them)."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from indexer.encoder import FakeEncoder
 from indexer.pipeline import IndexOptions, index_repository
-from indexer.store import open_index
-from tests.conftest import FIXTURE_REPO
+from indexer.index import open_index
+from tests.conftest import copy_fixture
 
 # Extra files that give the ranking layer something to demote: a test and a stub of parse_config.
 EXTRA_FILES = {
@@ -26,7 +25,7 @@ EXTRA_FILES = {
 
 
 def build_index(dest: Path, encoder) -> Path:
-    shutil.copytree(FIXTURE_REPO, dest, symlinks=True)
+    copy_fixture(dest)
     for rel, text in EXTRA_FILES.items():
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         (dest / rel).write_text(text)

@@ -8,7 +8,7 @@ from benchmarks.quality.run import plain_bm25
 from indexer.evaluate import evaluate, load_queries
 from indexer.pipeline import IndexOptions, index_repository
 from indexer.search import SearchOptions
-from indexer.store import open_index
+from indexer.index import open_index
 
 
 def test_lexical_beats_plain_bm25_on_stripped_click(tmp_path, monkeypatch):

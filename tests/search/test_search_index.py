@@ -5,7 +5,7 @@ import pytest
 
 from indexer.errors import SemanticSearchUnavailable
 from indexer.search import SearchOptions, path_matches, search
-from indexer.store import open_index
+from indexer.index import open_index
 
 
 def lexical(**kw) -> SearchOptions:

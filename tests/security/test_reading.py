@@ -14,7 +14,7 @@ from codesearch.settings import SettingsError, load_settings
 from indexer.confined import Refused, read_file
 from indexer.pipeline import IndexOptions, index_repository
 from indexer.search import SearchOptions, search
-from indexer.store import open_index
+from indexer.index import open_index
 from indexer.types import SourceFile
 from indexer.walk import SkipFile, list_files, read_source
 from tests.security.conftest import SECRET, index_lexically, indexed_texts
