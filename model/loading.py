@@ -18,7 +18,7 @@ from tokenizers import Tokenizer
 from model.config import ModernBertConfig
 from model.errors import ModelError, ModelNotAvailable
 
-if TYPE_CHECKING:  # torch is imported by load_weights only: model/query.py reads checkpoints without it
+if TYPE_CHECKING:  # torch is imported by load_weights and check_weight_shapes only: model/query.py reads checkpoints without it
     import torch
 
     from model.modernbert import ModernBertModel
@@ -124,6 +124,11 @@ def load_weights(model: ModernBertModel, folder: Path) -> None:
 def check_weight_shapes(config: ModernBertConfig, folder: Path) -> None:
     """Check the checkpoint's keys and shapes against the config before any memory is allocated from
     it: the shapes come from the safetensors headers, the expected ones from a model on the meta device."""
+    import torch
+    from safetensors import safe_open
+
+    from model.modernbert import ModernBertModel
+
     shapes: dict[str, tuple[int, ...]] = {}
     for file in weight_files(folder):
         try:
