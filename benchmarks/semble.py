@@ -137,6 +137,7 @@ class MiniLMEncoder:
         self._model = SentenceTransformer(str(folder), device="cpu")
         self._model.max_seq_length = 256
         self.fingerprint = "all-MiniLM-L6-v2-256"
+        self._last_query: tuple = ((), None)
 
     def count_tokens(self, texts):
         if not texts:
@@ -151,7 +152,10 @@ class MiniLMEncoder:
                                              convert_to_numpy=True), dtype=np.float32)
 
     def embed_queries(self, texts):
-        return self.embed_documents(texts)
+        # The file-level and the chunk-level search of one query embed it once.
+        if tuple(texts) != self._last_query[0]:
+            self._last_query = (tuple(texts), self.embed_documents(texts))
+        return self._last_query[1]
 
 
 def make_encoder(name: str):
