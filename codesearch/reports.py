@@ -50,8 +50,8 @@ class _Rows:
             console.print(f"{label:<{width}}  {value}", soft_wrap=True, highlight=False)
 
 
-def status_record(status: Any, root: Path, index_dir: Path) -> dict:
-    """The `status --json` object."""
+def status_record(status: Any, root: Path, index_dir: Path, server: dict | None = None) -> dict:
+    """The `status --json` object; `server`: the running server's info (codesearch.client.server_info)."""
     return {
         "root": str(root),
         "index_dir": str(index_dir),
@@ -64,18 +64,19 @@ def status_record(status: Any, root: Path, index_dir: Path) -> dict:
         "last_commit": status.last_commit,
         "indexed_at": _text(status.indexed_at),
         "changed_files": list(status.changed_files or []),
+        "server": server,
     }
 
 
-def write_status_json(stream: IO[str], status: Any, root: Path, index_dir: Path) -> None:
-    stream.write(json.dumps(status_record(status, root, index_dir), ensure_ascii=False) + "\n")
+def write_status_json(stream: IO[str], status: Any, root: Path, index_dir: Path, server: dict | None = None) -> None:
+    stream.write(json.dumps(status_record(status, root, index_dir, server), ensure_ascii=False) + "\n")
 
 
 _STATE_STYLE = {"current": "green", "stale": "yellow", "missing": "red", "corrupt": "red"}
 
 
-def print_status(console: Console, status: Any, root: Path, index_dir: Path) -> None:
-    record = status_record(status, root, index_dir)
+def print_status(console: Console, status: Any, root: Path, index_dir: Path, server: dict | None = None) -> None:
+    record = status_record(status, root, index_dir, server)
     state = record["state"]
     table = _Rows()
     table.add_row("index", escape(record["index_dir"]))
@@ -92,7 +93,15 @@ def print_status(console: Console, status: Any, root: Path, index_dir: Path) -> 
         changed = record["changed_files"]
         shown = ", ".join(changed[:MAX_CHANGED_SHOWN]) + (" ..." if len(changed) > MAX_CHANGED_SHOWN else "")
         table.add_row("changed", f"{len(changed)} files since indexing" + (f": {escape(shown)}" if changed else ""))
+        table.add_row("server", _server_line(server))
     table.print(console)
+
+
+def _server_line(server: dict | None) -> str:
+    if server is None:
+        return "not running (start one with `codesearch serve`)"
+    watching = ", watching files" if server.get("watching") else ""
+    return f"running (pid {server['pid']}{watching})"
 
 
 def print_eval(console: Console, report: Any, *, per_query: bool) -> None:

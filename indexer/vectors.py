@@ -275,3 +275,14 @@ def load_vectors(conn: sqlite3.Connection, path: Path, meta: dict[str, str]) -> 
         return build_index(int(dim), "flat", ids, vectors)  # exact, and no training for a temporary index
     _reconcile(index, conn, model_id, int(dim), expected)
     return index
+
+
+def refresh_loaded(conn: sqlite3.Connection, index: faiss.Index, meta: dict[str, str]) -> bool:
+    """For a long-lived reader: bring a FAISS index loaded earlier by load_vectors into agreement with
+    SQLite's current snapshot, in memory and without reading the files again. False when it cannot
+    (another model or width now): then the reader opens the index anew."""
+    model_id, dim = meta.get("model_id"), meta.get("dim")
+    if index is None or not model_id or not dim or index.d != int(dim):
+        return False
+    _reconcile(index, conn, model_id, int(dim), embedded_chunk_ids(conn, model_id))
+    return True
