@@ -55,7 +55,7 @@ def request_from_params(params: Mapping[str, Any]) -> SearchRequest:
     kind = params.get("kind") or ()
     try:
         return SearchRequest(
-            query=str(params["query"]), k=int(params.get("k") or 10), mode=str(params.get("mode") or "hybrid"),
+            query=str(params["query"]), k=int(_given(params, "k", 10)), mode=str(params.get("mode") or "hybrid"),
             langs=tuple(map(str, params.get("languages") or ())), path_globs=tuple(map(str, params.get("paths") or ())),
             kinds=(kind,) if isinstance(kind, str) else tuple(map(str, kind)),
             files_only=bool(params.get("files_only", False)),
@@ -64,6 +64,11 @@ def request_from_params(params: Mapping[str, Any]) -> SearchRequest:
         raise UsageProblem("search needs a query") from None
     except (TypeError, ValueError) as exc:
         raise UsageProblem(f"bad search arguments: {exc}") from None
+
+
+def _given(params: Mapping[str, Any], name: str, default: Any) -> Any:
+    value = params.get(name)
+    return default if value is None else value
 
 
 @dataclass

@@ -30,8 +30,8 @@ def search(service: IndexService, params: dict[str, Any]) -> dict:
         from codesearch.client import MODEL_MISMATCH
 
         raise UsageProblem(f"{MODEL_MISMATCH} ({service.model_id}) than {model}")
-    if not full:
-        params["k"] = min(int(params.get("k") or 10), MAX_K)
+    if not full and isinstance(params.get("k"), int):
+        params["k"] = min(params["k"], MAX_K)
     request = core.request_from_params(params)
     answer = service.search(request)
     if full:
@@ -45,7 +45,10 @@ def find_related(service: IndexService, params: dict[str, Any]) -> dict:
     path, line = params.get("path"), params.get("line")
     if not isinstance(path, str) or not isinstance(line, int) or isinstance(line, bool) or line < 1:
         raise UsageProblem("find_related needs `path` (relative to the repository root) and `line` (1-based)")
-    k = max(1, min(int(params.get("k") or 10), MAX_K))
+    k = params.get("k", 10)
+    if not isinstance(k, int) or k < 1:
+        raise UsageProblem(f"k must be a whole number of at least 1, not {k!r}")
+    k = min(k, MAX_K)
     hits = service.related(path.removeprefix("./"), line, k)
     by = "vectors" if service.index.vectors is not None else "lexical"
     return {"by": by, "hits": _with_snippets(service, hits, "")}

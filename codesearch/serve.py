@@ -127,11 +127,23 @@ def listening(service: IndexService) -> Iterator[_SocketServer]:
         path.unlink(missing_ok=True)
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# Set by a stop signal that arrives while the event loop is not listening for them (before it runs, or
+# during the cleanup), so that every stop signal ends the server through the same clean path.
+_stop_requested: list[int] = []
+
+
+def _note_stop_signals() -> None:
+    for number in STOP_SIGNALS:
+        signal.signal(number, lambda signum, frame: _stop_requested.append(signum))
+
+
 def run(service: IndexService, *, stdio: bool, watch: bool) -> None:
     """Serve until stdin ends (with stdio), SIGTERM/SIGINT or a `stop` request."""
     import anyio
 
     stop_watching = threading.Event()
+    _note_stop_signals()
     with listening(service):
         if watch:
             from codesearch.watch import start_watcher
@@ -140,8 +152,10 @@ def run(service: IndexService, *, stdio: bool, watch: bool) -> None:
         where = f"{client.socket_path(service.index_dir)}" + (" and stdio (MCP)" if stdio else "")
         log(f"serving {service.root} on {where} (pid {os.getpid()}, model {service.model_id or 'none: lexical'})")
         try:
-            anyio.run(_until_stopped, service, stdio)
+            if not _stop_requested:
+                anyio.run(_until_stopped, service, stdio)
         finally:
+            _note_stop_signals()  # the event loop leaves them at their defaults: no signal may cut the cleanup
             stop_watching.set()
             service.close()
     log("stopped")
@@ -153,10 +167,11 @@ async def _until_stopped(service: IndexService, stdio: bool) -> None:
     async with anyio.create_task_group() as group:
 
         async def on_signal() -> None:
-            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                async for _ in signals:
-                    group.cancel_scope.cancel()
-                    return
+            with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
+                if not _stop_requested:  # none came while the loop started
+                    async for _ in signals:
+                        break
+                group.cancel_scope.cancel()
 
         group.start_soon(on_signal)
         if stdio:
