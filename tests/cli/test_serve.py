@@ -173,3 +173,21 @@ def test_a_second_server_for_the_same_index_is_refused(lexical_indexed, servers)
     _, err = second.communicate(timeout=WAIT_S)
     assert second.returncode == 2 and b"already runs" in err
     assert client.server_info(lexical_indexed / ".codesearch") is not None  # the first one is untouched
+
+
+def test_watch_survives_a_branch_switch_of_thousands_of_files(lexical_indexed, servers):
+    index_dir = lexical_indexed / ".codesearch"
+    process = servers(lexical_indexed, "--watch")
+    # What a checkout of another branch does: many files appear and others go, all at once.
+    branch = lexical_indexed / "src" / "switched"
+    branch.mkdir()
+    for n in range(2000):
+        (branch / f"module_{n}.py").write_text(f"def handler_{n}(event):\n    return event + {n}\n")
+    (branch / "module_1999.py").write_text("def okapiwaterfall(event):\n    return event\n")
+    (lexical_indexed / "src" / "rate_limiter.ex").unlink()
+    wait_until(lambda: "src/switched/module_1999.py" in lexical_paths(index_dir, "okapiwaterfall"),
+               "the switched-in files to be searchable")
+    wait_until(lambda: "src/rate_limiter.ex" not in lexical_paths(index_dir, "refill bucket"),
+               "the deleted file to leave the index")
+    wait_until(lambda: client.call(index_dir, "index_status")["files"] >= 2000, "every switched-in file")
+    assert process.poll() is None
