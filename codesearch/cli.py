@@ -332,7 +332,7 @@ def serve(
     """Serve the index to editors and agents with the encoder loaded once: MCP on stdin/stdout and JSON
     Lines on the index's socket, which `codesearch search` then uses. Ends on stdin EOF, SIGTERM or --stop."""
     with reported(_debug(ctx)):
-        from codesearch import client, serve as server
+        from codesearch import serve as server
         from codesearch.service import IndexService
         from indexer.errors import IndexMissing
         from indexer.store import DB_NAME
@@ -342,63 +342,21 @@ def serve(
         settings = load_settings(root, flags)
         where = settings.index_path(root)
         if stop:
-            raise typer.Exit(_stop_server(where))
+            info = server.stop(where)
+            if info is None:
+                notice(f"no server runs for {where}")
+                raise typer.Exit(EXIT_NO_HITS)
+            _out().print(f"stopped the server of {escape(info['root'])} (pid {info['pid']})")
+            return
         if not (where / DB_NAME).is_file():
             raise IndexMissing(f"no index at {where} (run `codesearch index` first)")
         if daemon:
-            info = _start_daemon(root, where, flags, watch)
+            info = server.start_daemon(root, where, flags, watch)
             _out().print(f"serving {escape(str(root))} (pid {info['pid']}); stop it with `codesearch serve --stop`")
             return
         with server.server_lock(where):
             service = IndexService(root, settings, explicit_model(flags, root))
             server.run(service, stdio=not detached, watch=watch)
-
-
-DAEMON_START_TIMEOUT_S = 600  # the first start may download the model
-
-
-def _start_daemon(root: Path, where: Path, flags: dict, watch: bool) -> dict:
-    """Start a detached `serve` (its log: serve.log in the index folder) and wait until it answers."""
-    import subprocess
-
-    from codesearch import client
-
-    if client.server_info(where) is not None:
-        raise UsageProblem(f"a server already runs for {where}; stop it with `codesearch serve --stop`")
-    args = [sys.executable, "-m", "codesearch", "serve", str(root), "--detached", *(["--watch"] if watch else [])]
-    for name, value in flags.items():
-        if value is not None:
-            args += [f"--{name.replace('_', '-')}", str(where) if name == "index_dir" else str(value)]
-    log_path = where / "serve.log"
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
-                                   start_new_session=True)
-    deadline = time.monotonic() + DAEMON_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        info = client.server_info(where)
-        if info is not None:
-            return info
-        if process.poll() is not None:
-            lines = log_path.read_text(errors="replace").strip().splitlines()
-            raise UsageProblem(f"the server did not start: {lines[-1] if lines else 'no message'} (log: {log_path})")
-        time.sleep(0.1)
-    process.terminate()
-    raise UsageProblem(f"the server did not answer within {DAEMON_START_TIMEOUT_S}s (log: {log_path})")
-
-
-def _stop_server(where: Path) -> int:
-    from codesearch import client
-
-    info = client.server_info(where)
-    if info is None:
-        notice(f"no server runs for {where}")
-        return EXIT_NO_HITS
-    client.call(where, "stop")
-    deadline = time.monotonic() + 30
-    while not client.server_lock_free(where) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    _out().print(f"stopped the server of {escape(info['root'])} (pid {info['pid']})")
-    return EXIT_HITS
 
 
 def _given(flags: dict) -> dict:

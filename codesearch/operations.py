@@ -84,6 +84,6 @@ def _with_snippets(service: IndexService, hits: list[Hit], query: str) -> list[d
     for rank, hit in enumerate(hits, start=1):
         view = preview(hit, terms, SNIPPET_CONTEXT, read_line)
         lines = [line if len(line) <= SNIPPET_LINE_CHARS else line[:SNIPPET_LINE_CHARS] + "…" for line in view.window]
-        out.append({**hit_record(hit), "rank": rank, "focus_line": view.focus_line,
+        out.append({**hit_record(hit), "score": round(hit.score, 6), "rank": rank, "focus_line": view.focus_line,
                     "snippet": "\n".join(lines)})
     return out

@@ -19,6 +19,7 @@ import signal
 import socketserver
 import sys
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -181,3 +182,47 @@ async def _until_stopped(service: IndexService, stdio: bool) -> None:
         else:
             await anyio.sleep_forever()
         group.cancel_scope.cancel()
+
+
+DAEMON_START_TIMEOUT_S = 600  # the first start may download the model
+
+
+def start_daemon(root: Path, index_dir: Path, flags: dict, watch: bool) -> dict:
+    """Start `serve --detached` in the background (its log: serve.log in the index folder) and wait until
+    it answers; returns its server info."""
+    import subprocess
+
+    if client.server_info(index_dir) is not None:
+        raise UsageProblem(f"a server already runs for {index_dir}; stop it with `codesearch serve --stop`")
+    args = [sys.executable, "-m", "codesearch", "serve", str(root), "--detached", *(["--watch"] if watch else [])]
+    for name, value in flags.items():
+        if value is not None:
+            args += [f"--{name.replace('_', '-')}", str(index_dir) if name == "index_dir" else str(value)]
+    log_path = index_dir / "serve.log"
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_file,
+                                   start_new_session=True)
+    deadline = time.monotonic() + DAEMON_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        info = client.server_info(index_dir)
+        if info is not None:
+            return info
+        if process.poll() is not None:
+            lines = log_path.read_text(errors="replace").strip().splitlines()
+            raise UsageProblem(f"the server did not start: {lines[-1] if lines else 'no message'} (log: {log_path})")
+        time.sleep(0.1)
+    process.terminate()
+    raise UsageProblem(f"the server did not answer within {DAEMON_START_TIMEOUT_S}s (log: {log_path})")
+
+
+def stop(index_dir: Path, timeout: float = 30.0) -> dict | None:
+    """Ask the index's server to stop and wait until it has released its lock; its info, or None when
+    none runs."""
+    info = client.server_info(index_dir)
+    if info is None:
+        return None
+    client.call(index_dir, "stop")
+    deadline = time.monotonic() + timeout
+    while not client.server_lock_free(index_dir) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return info

@@ -1,11 +1,8 @@
-"""Helpers for the tests of `codesearch serve`: the environment of server processes, bounded waits, and a
-fixture that starts servers and always kills them at teardown."""
+"""Helpers for the tests of `codesearch serve`: the environment of server processes and bounded waits."""
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -41,30 +38,6 @@ def lexical_paths(index_dir: Path, query: str) -> list[str]:
     """Paths of the hits of a lexical search through the server's socket."""
     result = client.call(index_dir, "search", {"query": query, "mode": "lexical"})
     return [hit["path"] for hit in (result or {}).get("hits", [])]
-
-
-@pytest.fixture
-def servers():
-    """start(repo, *args) runs `codesearch serve repo --detached *args` and waits until it answers;
-    every server started is killed at teardown, even when the test failed."""
-    started: list[subprocess.Popen] = []
-
-    def start(repo: Path, *args: str, stdin=subprocess.DEVNULL, wait: bool = True) -> subprocess.Popen:
-        detached = () if stdin is not subprocess.DEVNULL else ("--detached",)
-        process = subprocess.Popen([sys.executable, "-m", "codesearch", "serve", str(repo), *detached, *args],
-                                   env=server_env(), stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        started.append(process)
-        if wait:
-            wait_until(lambda: process.poll() is not None or client.server_info(repo / ".codesearch"),
-                       "the server to answer")
-            assert process.poll() is None, process.communicate(timeout=WAIT_S)[1].decode()
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.communicate(timeout=WAIT_S)
 
 
 def kill_daemon(index_dir: Path) -> None:

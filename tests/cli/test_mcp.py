@@ -7,20 +7,12 @@ import os
 import sys
 
 import anyio
-import pytest
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from tests.cli.servers import WAIT_S, server_env
 
 TOOLS = {"search", "find_related", "index_status", "reindex"}
-
-
-@pytest.fixture
-def tiny_indexed(repo, cli, tiny_checkpoint):
-    run = cli("index", repo, "--model", tiny_checkpoint, "--quiet")
-    assert run.exit_code == 0, run.stderr
-    return repo
 
 
 def with_session(repo, body, *args: str):

@@ -4,7 +4,7 @@ rebuild, and a clean exit on SIGTERM and on stdin EOF."""
 from __future__ import annotations
 
 import json
-import os
+import re
 import signal
 import socket
 import stat
@@ -16,24 +16,10 @@ import pytest
 
 from codesearch import client, core
 from tests.cli.records import parse_search_json
-from tests.cli.servers import WAIT_S, kill_daemon, lexical_paths, server_env, servers, wait_until  # noqa: F401
+from tests.cli.servers import WAIT_S, kill_daemon, lexical_paths, server_env, wait_until
+from tests.conftest import ROOT
 
 QUERY = "refill the token bucket"
-
-
-@pytest.fixture
-def tiny_indexed(repo, cli, tiny_checkpoint):
-    run = cli("index", repo, "--model", tiny_checkpoint, "--quiet")
-    assert run.exit_code == 0, run.stderr
-    return repo
-
-
-@pytest.fixture
-def lexical_indexed(repo, cli):
-    """Indexed without a model: its servers start without importing torch (the lifecycle tests)."""
-    run = cli("index", repo, "--lexical-only", "--quiet")
-    assert run.exit_code == 0, run.stderr
-    return repo
 
 
 def _matches(stdout: str):
@@ -191,3 +177,19 @@ def test_watch_survives_a_branch_switch_of_thousands_of_files(lexical_indexed, s
                "the deleted file to leave the index")
     wait_until(lambda: client.call(index_dir, "index_status")["files"] >= 2000, "every switched-in file")
     assert process.poll() is None
+
+
+def test_the_readmes_socket_example_answers_as_shown(tiny_indexed, servers):
+    section = (ROOT / "README.md").read_text().split("\n## Editors and agents\n", 1)[1].split("\n## ", 1)[0]
+    command = re.search(r"```bash\necho '(.*?)' \| socat", section).group(1)
+    shown = json.loads(re.search(r"```json\n(\{\"id\": 1, \"result\".*?)\n```", section, re.S).group(1))
+    servers(tiny_indexed)
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.settimeout(WAIT_S)
+        conn.connect(str(client.socket_path(tiny_indexed / ".codesearch")))
+        conn.sendall(command.encode() + b"\n")
+        answer = json.loads(conn.makefile("rb").readline())
+    assert set(answer) == set(shown) and set(answer["result"]) == set(shown["result"])
+    hit, shown_hit = answer["result"]["hits"][0], shown["result"]["hits"][0]
+    assert set(hit) == set(shown_hit)
+    assert {k: v for k, v in hit.items() if k != "score"} == {k: v for k, v in shown_hit.items() if k != "score"}
