@@ -50,7 +50,7 @@ def find_related(service: IndexService, params: dict[str, Any]) -> dict:
         raise UsageProblem(f"k must be a whole number of at least 1, not {k!r}")
     k = min(k, MAX_K)
     hits = service.related(path.removeprefix("./"), line, k)
-    by = "vectors" if service.index.vectors is not None else "lexical"
+    by = "vectors" if hits and "semantic" in hits[0].explain else "lexical"  # a chunk not embedded yet: lexical
     return {"by": by, "hits": _with_snippets(service, hits, "")}
 
 

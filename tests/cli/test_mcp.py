@@ -36,16 +36,17 @@ async def call(session, tool: str, **arguments) -> dict:
     return json.loads(result.content[0].text)
 
 
-def test_mcp_client_lists_the_tools_and_searches_finds_related_and_reports_status(tiny_indexed):
+def test_mcp_client_lists_the_tools_searches_finds_related_and_reports_status(tiny_indexed):
     async def body(session):
         tools = {t.name: t for t in (await session.list_tools()).tools}
         found = await call(session, "search", query="refill the token bucket", k=3)
         related = await call(session, "find_related", path="src/rate_limiter.ex", line=9, k=5)
         status = await call(session, "index_status")
         missing = await session.call_tool("find_related", {"path": "src/nothing_here.py", "line": 1})
-        return tools, found, related, status, missing
+        many = await call(session, "search", query="def", k=500, mode="lexical")
+        return tools, found, related, status, missing, many
 
-    tools, found, related, status, missing = with_session(tiny_indexed, body)
+    tools, found, related, status, missing, many = with_session(tiny_indexed, body)
     assert set(tools) == TOOLS
     assert set(tools["search"].input_schema["properties"]) == {
         "query", "k", "mode", "languages", "paths", "kind", "files_only"}
@@ -65,15 +66,8 @@ def test_mcp_client_lists_the_tools_and_searches_finds_related_and_reports_statu
     assert status["state"] == "current" and status["vectors"] > 0
     assert status["server"]["pid"] > 0 and status["server"]["watching"] is False
     assert missing.is_error and "not in the index" in missing.content[0].text
-
-
-def test_mcp_search_bounds_k_and_snippets(tiny_indexed):
-    async def body(session):
-        return await call(session, "search", query="def", k=500, mode="lexical")
-
-    found = with_session(tiny_indexed, body)
-    assert 0 < len(found["hits"]) <= 50
-    assert all(len(h["snippet"].splitlines()) <= 7 for h in found["hits"])
+    assert 0 < len(many["hits"]) <= 50  # k is bounded, and so are the snippets
+    assert all(len(h["snippet"].splitlines()) <= 7 for h in many["hits"])
 
 
 def test_mcp_reindex_picks_up_an_edit(tiny_indexed):

@@ -3,10 +3,11 @@ writer, and which file changes the watcher lets through."""
 from __future__ import annotations
 
 import shutil
+import socket
 
 import pytest
 
-from codesearch import operations
+from codesearch import client, operations
 from codesearch.core import SearchRequest, request_from_params
 from codesearch.errors import UsageProblem
 from codesearch.service import IndexService
@@ -69,3 +70,16 @@ def test_the_watcher_lets_through_changes_to_indexed_or_indexable_files_only(ind
     assert relevant(service, {"build/out.py", "src/rate_limiter.ex"})  # an indexed file (changed or deleted)
     assert relevant(service, {"docs/.gitignore"})  # the rules themselves changed
     service.close()
+
+
+def test_a_socket_deeper_than_a_socket_address_holds_still_binds_and_connects(tmp_path):
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    path = deep / client.SOCKET_NAME
+    with socket.socket(socket.AF_UNIX) as listener, socket.socket(socket.AF_UNIX) as caller:
+        with client.bindable(path) as address:
+            listener.bind(address)
+        listener.listen()
+        with client.bindable(path) as address:
+            caller.connect(address)
+        assert path.exists() and len(str(path)) > 108
