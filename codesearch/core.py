@@ -94,6 +94,17 @@ def load_query_encoder(index, settings, model_chosen: bool, mode: str = "hybrid"
     return encoders.load_if_available(query_model(index, settings, model_chosen), settings.device, settings.dtype)
 
 
+def _one_faiss_thread() -> None:
+    """FAISS and torch each bring an OpenMP thread pool; when both run for a query, the idle pool's
+    spinning threads take the CPU from the other. With FAISS on one thread (a one-query flat scan of 100k
+    vectors needs no more), a warm hybrid query at 100k chunks went from 2.3 s to 0.22 s p50 on a busy
+    2-core machine (BENCHMARKS.md, Latency). OpenMP keeps the setting per thread: set by every search
+    thread that embeds queries (a server answers from many)."""
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+
+
 def usable_mode(index, mode: str, encoder, unavailable: str) -> tuple[str, list[str]]:
     """The mode that is possible with this index and encoder, and the notices saying why it is lower.
     Raises UsageProblem when semantic search was asked for and is impossible."""
@@ -115,6 +126,8 @@ def search(index, request: SearchRequest, encoder, unavailable: str, root: Path)
     from indexer.search import SearchOptions, search as search_index
 
     mode, notices = usable_mode(index, request.mode, encoder, unavailable)
+    if mode != "lexical":
+        _one_faiss_thread()
     options = SearchOptions(mode=mode, k=request.k, langs=request.langs, path_globs=request.path_globs,
                             kinds=request.kinds, files_only=request.files_only, root=str(root))
     result = search_index(index, request.query, encoder if mode != "lexical" else None, options)
