@@ -103,8 +103,13 @@ def percentiles(seconds: list[float], cpu_seconds: float) -> str:
     return f"p50 {statistics.median(ms):6.1f} ms   p95 {p95:6.1f} ms   CPU {cpu:6.1f} ms/query   (n={len(ms)})"
 
 
-def warm_in_process(repo: Path, rounds: int) -> list[str]:
-    """Rows for the query embedding alone and for whole hybrid searches, in this process."""
+def warm_in_process(repo: Path, rounds: int) -> list[tuple[str, str]]:
+    """Rows for the query embedding alone (torch on its default threads, and on one) and for whole hybrid
+    searches (as core.search runs them: FAISS on one thread; and with FAISS on two, as before)."""
+    import faiss
+    import torch
+
+    from indexer.search import SearchOptions, search as search_index
     from indexer.store import open_index
 
     settings = load_settings(repo)
@@ -113,9 +118,25 @@ def warm_in_process(repo: Path, rounds: int) -> list[str]:
     assert encoder is not None, unavailable
     for query in QUERIES[:3]:
         core.search(index, core.SearchRequest(query), encoder, "", repo)
+    threads = torch.get_num_threads()
+
+    def embed_on_one_thread(query: str) -> None:
+        torch.set_num_threads(1)
+        encoder.embed_queries([query])
+        torch.set_num_threads(threads)
+
+    def faiss_on_two_threads(query: str) -> None:
+        faiss.omp_set_num_threads(2)
+        search_index(index, query, encoder, SearchOptions(root=str(repo)))
+
+    cases = (
+        (f"query embedding alone, torch {threads} threads", lambda q: encoder.embed_queries([q])),
+        ("query embedding alone, torch 1 thread", embed_on_one_thread),
+        ("warm hybrid, in-process", lambda q: core.search(index, core.SearchRequest(q), encoder, "", repo)),
+        ("warm hybrid, in-process, FAISS 2 threads", faiss_on_two_threads),
+    )
     rows = []
-    for name, run in (("query embedding alone", lambda q: encoder.embed_queries([q])),
-                      ("warm hybrid, in-process", lambda q: core.search(index, core.SearchRequest(q), encoder, "", repo))):
+    for name, run in cases:
         times, cpu = [], time.process_time()
         for _ in range(rounds):
             for query in QUERIES:

@@ -1,4 +1,4 @@
-"""The `codesearch` command line: index, search, status and eval, wired to the indexer and the encoder.
+"""The `codesearch` command line: index, search, status, eval and serve, wired to the indexer and the encoder.
 
 Only this package prints and picks exit codes: 0 hits (or success), 1 no hits, 2 error. Results go to
 stdout; progress, notices, warnings and errors to stderr. torch is imported only by commands that embed.

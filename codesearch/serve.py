@@ -8,7 +8,8 @@ detached, as an MCP server on stdin/stdout; with `--watch` it also reindexes as 
 
 The socket protocol: one JSON object per line each way, `{"id": 1, "method": "search", "params": {...}}`
 answered by `{"id": 1, "result": {...}}` or `{"id": 1, "error": {"message": "..."}}`; the methods are
-those of `METHODS` (the MCP tools' names and arguments, plus `ping` and `stop`).
+those of `METHODS` (the MCP tools' names and arguments, plus `ping` and `stop`). `start_daemon` and
+`stop` are what `serve --daemon` and `serve --stop` do.
 """
 from __future__ import annotations
 
