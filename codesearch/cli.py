@@ -1,4 +1,4 @@
-"""The `codesearch` command line: index, search, status and eval, wired to the indexer and the encoder.
+"""The `codesearch` command line: index, search, status, eval and serve, wired to the indexer and the encoder.
 
 Only this package prints and picks exit codes: 0 hits (or success), 1 no hits, 2 error. Results go to
 stdout; progress, notices, warnings and errors to stderr. torch is imported only by commands that embed
@@ -15,8 +15,9 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from codesearch import encoders, reports
+from codesearch import core, encoders, reports
 from codesearch.errors import EXIT_ERROR, EXIT_HITS, EXIT_NO_HITS, UsageProblem, notice, reported, stderr
 from codesearch.output import file_line_reader, json_messages, render_human, vimgrep_lines, write_json
 from codesearch.settings import Settings, explicit_model, load_settings
@@ -210,8 +211,13 @@ def search(
                      mode=mode.value if mode else None)
         settings = load_settings(root, _given(flags))
         globs = list(path_glob) + _restriction(root, path)
-        hits, used_mode = _run_search(root, settings, query, explicit_model(_given(flags), root), globs=globs,
-                                      langs=langs, kinds=[k.value for k in kind], files_only=files_only)
+        request = core.SearchRequest(query=query, k=settings.top, mode=settings.mode, langs=tuple(langs),
+                                     path_globs=tuple(globs), kinds=tuple(k.value for k in kind),
+                                     files_only=files_only)
+        answer = _search(root, settings, request, explicit_model(_given(flags), root))
+        for line in answer.notices:
+            notice(line)
+        hits, used_mode = answer.hits, answer.mode
         read_line = file_line_reader(root)
         if as_json:
             write_json(sys.stdout, json_messages(hits, query, used_mode, time.perf_counter() - started,
@@ -249,39 +255,28 @@ def _restriction(root: Path, path: Path | None) -> list[str]:
     return [f"{rel}/**" if path.is_dir() else rel]
 
 
-def _run_search(root: Path, settings: Settings, query: str, model_chosen: bool, *, globs, langs, kinds,
-                files_only: bool):
-    from indexer.search import SearchOptions, search as search_index
+def _search(root: Path, settings: Settings, request: core.SearchRequest, model_chosen: bool) -> core.Answer:
+    """The answer of the index's server when one runs (the same answer, with the encoder warm), else of
+    an in-process search."""
+    from codesearch.client import remote_search
     from indexer.index import open_index
 
-    index = open_index(_index_folder(settings, root))
-    encoder, mode = _search_encoder(index, settings, model_chosen, one_query=True)
-    options = SearchOptions(mode=mode, k=settings.top, langs=tuple(langs), path_globs=tuple(globs),
-                            kinds=tuple(kinds), files_only=files_only, root=str(root))
-    result = search_index(index, query, encoder, options)
-    return result.hits, result.mode
+    index_dir = _index_folder(settings, root)
+    answer = remote_search(index_dir, request, settings.model if model_chosen else None)
+    if answer is not None:
+        return answer
+    index = open_index(index_dir)
+    encoder, unavailable = core.load_query_encoder(index, settings, model_chosen, request.mode, one_query=True)
+    return core.search(index, request, encoder, unavailable, root)
 
 
-def _search_encoder(index, settings: Settings, model_chosen: bool, *, one_query: bool = False):
-    """The encoder for searching `index` and the mode that is possible with it (a notice when lower).
-    `one_query`: the encoder will embed a single query (see encoders.load_if_available)."""
-    mode = settings.mode
-    if mode == "lexical":
-        return None, mode
-    if index.vectors is None or index.vectors.ntotal == 0:
-        how = "run `codesearch index --model FOLDER_OR_ID` with a model available to add them"
-        if mode == "semantic":
-            raise UsageProblem(f"--mode semantic needs vectors, but the index was built lexical-only; {how}")
-        notice(f"searching lexically: the index has no vectors (built lexical-only); {how}")
-        return None, "lexical"
-    # The query must be embedded by the model that embedded the index.
-    model = settings.model if model_chosen else index.meta.get("model_id") or settings.model
-    encoder, unavailable = encoders.load_if_available(model, settings.device, settings.dtype, one_query=one_query)
-    if encoder is None:
-        if mode == "semantic":
-            raise UsageProblem(f"--mode semantic needs the model: {unavailable}")
-        notice(f"searching lexically: {unavailable}")
-        return None, "lexical"
+def _search_encoder(index, settings: Settings, model_chosen: bool):
+    """The encoder for evaluating `index` (many queries: the torch encoder) and the mode that is possible
+    with it (a notice when lower)."""
+    encoder, unavailable = core.load_query_encoder(index, settings, model_chosen, settings.mode)
+    mode, notices = core.usable_mode(index, settings.mode, encoder, unavailable)
+    for line in notices:
+        notice(line)
     return encoder, mode
 
 
@@ -327,16 +322,18 @@ def status(
 ) -> None:
     """Show the index location and state: missing, corrupt, stale or current. Exit 0 readable, 1 missing, 2 corrupt."""
     with reported(_debug(ctx)):
+        from codesearch.client import server_info
         from indexer.state import IndexState, index_status
 
         root = root_of(path)
         settings = load_settings(root, _given(dict(index_dir=index_dir)))
         where = _index_folder(settings, root)
         state = index_status(root, where)
+        server = server_info(where)
         if as_json:
-            reports.write_status_json(sys.stdout, state, root, where)
+            reports.write_status_json(sys.stdout, state, root, where, server)
         else:
-            reports.print_status(_out(), state, root, where)
+            reports.print_status(_out(), state, root, where, server)
         code = {IndexState.MISSING: EXIT_NO_HITS, IndexState.CORRUPT: EXIT_ERROR}.get(state.state, EXIT_HITS)
     raise typer.Exit(code)
 
@@ -348,6 +345,49 @@ def _index_folder(settings: Settings, root: Path) -> Path:
     where = settings.index_path(root)
     refuse_symlinks(where)
     return where
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    path: Optional[Path] = typer.Argument(None, help="A path in the indexed repository (default: the current one)."),
+    watch: bool = typer.Option(False, "--watch", help="Reindex as files change (debounced, incremental)."),
+    daemon: bool = typer.Option(False, "--daemon", help="Run in the background, socket only (no stdio)."),
+    stop: bool = typer.Option(False, "--stop", help="Stop the server of this index."),
+    detached: bool = typer.Option(False, "--detached", hidden=True, help="Serve the socket only (what --daemon runs)."),
+    model: Optional[str] = ModelOpt,
+    device: Optional[str] = DeviceOpt,
+    dtype: Optional[str] = DtypeOpt,
+    index_dir: Optional[Path] = IndexDirOpt,
+) -> None:
+    """Serve the index to editors and agents with the encoder loaded once: MCP on stdin/stdout and JSON
+    Lines on the index's socket, which `codesearch search` then uses. Ends on stdin EOF, SIGTERM or --stop."""
+    with reported(_debug(ctx)):
+        from codesearch import serve as server
+        from codesearch.service import IndexService
+        from indexer.errors import IndexMissing
+        from indexer.store import DB_NAME
+
+        root = root_of(path)
+        flags = _given(dict(model=model, device=device, dtype=dtype, index_dir=index_dir))
+        settings = load_settings(root, flags)
+        where = _index_folder(settings, root)
+        if stop:
+            info = server.stop(where)
+            if info is None:
+                notice(f"no server runs for {where}")
+                raise typer.Exit(EXIT_NO_HITS)
+            _out().print(f"stopped the server of {escape(info['root'])} (pid {info['pid']})")
+            return
+        if not (where / DB_NAME).is_file():
+            raise IndexMissing(f"no index at {where} (run `codesearch index` first)")
+        if daemon:
+            info = server.start_daemon(root, where, flags, watch)
+            _out().print(f"serving {escape(str(root))} (pid {info['pid']}); stop it with `codesearch serve --stop`")
+            return
+        with server.server_lock(where):
+            service = IndexService(root, settings, explicit_model(flags, root))
+            server.run(service, stdio=not detached, watch=watch)
 
 
 def _given(flags: dict) -> dict:

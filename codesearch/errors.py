@@ -55,11 +55,23 @@ def one_line(exc: BaseException) -> str:
     return text
 
 
+def error_line(exc: BaseException) -> str:
+    """What the CLI prints after `error: ` (and the server answers) for a failure."""
+    message = one_line(exc)
+    if not isinstance(exc, _expected_errors()):
+        message = f"unexpected {type(exc).__name__}: {message} (rerun with --debug for the traceback)"
+    return message
+
+
 def _expected_errors() -> tuple[type[BaseException], ...]:
     from codesearch.settings import SettingsError
 
+    from codesearch.client import ServerError
+    from indexer.related import NoChunkAt
+
     known: list[type[BaseException]] = [
-        UsageProblem, SettingsError, SemanticSearchUnavailable, QueriesFileError, IndexError_, OSError
+        UsageProblem, ServerError, NoChunkAt, SettingsError, SemanticSearchUnavailable, QueriesFileError,
+        IndexError_, *_HINTS, OSError
     ]
     # A ModelError can only come from an imported model package; importing it here would load torch.
     model_errors = sys.modules.get("model.errors")
@@ -96,8 +108,5 @@ def reported(debug: bool) -> Iterator[None]:
     except Exception as exc:  # noqa: BLE001 - the CLI boundary: nothing may escape as a traceback
         if debug:
             traceback.print_exc(file=sys.stderr)
-        message = one_line(exc)
-        if not isinstance(exc, _expected_errors()):
-            message = f"unexpected {type(exc).__name__}: {message} (rerun with --debug for the traceback)"
-        stderr().print(f"[red]error[/]: {escape(message)}")
+        stderr().print(f"[red]error[/]: {escape(error_line(exc))}")
         raise typer.Exit(EXIT_ERROR) from None

@@ -196,15 +196,32 @@ def json_messages(
 
 
 def match_data(hit: Hit, rank: int, view: Preview, explain: bool) -> dict:
-    """One `match` message's data: rg's fields plus rank, score, symbol, kind and the line span."""
+    """One `match` message's data: rg's fields plus rank and the hit's record (score, symbol, kind, span)."""
+    record = hit_record(hit)
     data = {
-        "path": {"text": hit.path},
+        "path": {"text": record.pop("path")},
         "lines": {"text": view.line_text + "\n"},
         "line_number": view.focus_line,
         "absolute_offset": None,
         "submatches": [{"match": {"text": s.text}, "start": s.start, "end": s.end} for s in view.submatches],
         "rank": rank,
-        "score": round(hit.score, 6),
+        **record,
+    }
+    data["score"] = round(hit.score, 6)
+    if explain:
+        data["explain"] = dict(hit.explain)
+    return data
+
+
+def hit_record(hit: Hit, *, full: bool = False) -> dict:
+    """The one serialized form of a hit, shared by `--json`, the server's socket and its MCP tools.
+
+    `full` adds what a client needs to render the hit exactly as in-process search would: the chunk
+    id, its text and the score parts (`hit_from_record` reads it back).
+    """
+    record = {
+        "path": hit.path,
+        "score": hit.score,
         "symbol": hit.symbol,
         "parent": hit.parent,
         "kind": hit.kind,
@@ -212,9 +229,18 @@ def match_data(hit: Hit, rank: int, view: Preview, explain: bool) -> dict:
         "line_span": {"start": hit.start_line, "end": hit.end_line},
         "stale": hit.stale,
     }
-    if explain:
-        data["explain"] = dict(hit.explain)
-    return data
+    if full:
+        record.update(chunk_id=hit.chunk_id, text=hit.text, explain=dict(hit.explain))
+    return record
+
+
+def hit_from_record(record: dict) -> Hit:
+    """The Hit a full `hit_record` was made from."""
+    span = record["line_span"]
+    return Hit(chunk_id=record["chunk_id"], path=record["path"], kind=record["kind"], symbol=record["symbol"],
+               parent=record["parent"], language=record["language"], start_line=span["start"],
+               end_line=span["end"], score=record["score"], text=record["text"], explain=dict(record["explain"]),
+               stale=record["stale"])
 
 
 def _duration(seconds: float) -> dict:

@@ -55,8 +55,8 @@ class _Rows:
             console.print(f"{label:<{width}}  {value}", soft_wrap=True, highlight=False)
 
 
-def status_record(status: Any, root: Path, index_dir: Path) -> dict:
-    """The `status --json` object."""
+def status_record(status: Any, root: Path, index_dir: Path, server: dict | None = None) -> dict:
+    """The `status --json` object; `server`: the running server's info (codesearch.client.server_info)."""
     return {
         "root": str(root),
         "index_dir": str(index_dir),
@@ -70,18 +70,19 @@ def status_record(status: Any, root: Path, index_dir: Path) -> dict:
         "indexed_at": _text(status.indexed_at),
         "changed_files": list(status.changed_files or []),
         "repair": status.repair,
+        "server": server,
     }
 
 
-def write_status_json(stream: IO[str], status: Any, root: Path, index_dir: Path) -> None:
-    stream.write(json.dumps(status_record(status, root, index_dir), ensure_ascii=False) + "\n")
+def write_status_json(stream: IO[str], status: Any, root: Path, index_dir: Path, server: dict | None = None) -> None:
+    stream.write(json.dumps(status_record(status, root, index_dir, server), ensure_ascii=False) + "\n")
 
 
 _STATE_STYLE = {"current": "green", "stale": "yellow", "missing": "red", "corrupt": "red"}
 
 
-def print_status(console: Console, status: Any, root: Path, index_dir: Path) -> None:
-    record = status_record(status, root, index_dir)
+def print_status(console: Console, status: Any, root: Path, index_dir: Path, server: dict | None = None) -> None:
+    record = status_record(status, root, index_dir, server)
     state = record["state"]
     table = _Rows()
     table.add_row("index", escape(record["index_dir"]))
@@ -101,12 +102,20 @@ def print_status(console: Console, status: Any, root: Path, index_dir: Path) -> 
         shown = ", ".join(printable_path(p) for p in changed[:MAX_CHANGED_SHOWN])
         shown += " ..." if len(changed) > MAX_CHANGED_SHOWN else ""
         table.add_row("changed", f"{len(changed)} files since indexing" + (f": {escape(shown)}" if changed else ""))
+        table.add_row("server", _server_line(server))
     table.print(console)
 
 
 def _no_commit(record: dict) -> str:
     """Why there is no commit: a run that finished outside git records none; an unfinished one none yet."""
     return "not a git repository" if record["indexed_at"] else "unknown: the last indexing run did not finish"
+
+
+def _server_line(server: dict | None) -> str:
+    if server is None:
+        return "not running (start one with `codesearch serve`)"
+    watching = ", watching files" if server.get("watching") else ""
+    return f"running (pid {server['pid']}{watching})"
 
 
 def print_eval(console: Console, report: Any, *, per_query: bool) -> None:

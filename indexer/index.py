@@ -175,3 +175,22 @@ def _sync_stamp(conn: sqlite3.Connection, path: Path, model_id: str, kind: str) 
     max_id, count = conn.execute("SELECT COALESCE(MAX(id), 0), COUNT(*) FROM chunks").fetchone()
     embedded = conn.execute("SELECT COUNT(*) FROM embeddings WHERE model_id = ?", (model_id,)).fetchone()[0]
     return f"{kind}:{max_id}:{count}:{embedded}:{files}"
+
+
+def refresh_loaded(conn: sqlite3.Connection, index, meta: dict[str, str]) -> bool:
+    """For a long-lived reader: bring a FAISS index loaded earlier by load_vectors into agreement with
+    SQLite's current snapshot, in memory and without reading the files again. False when it cannot
+    (another model or width now): then the reader opens the index anew."""
+    model_id, dim = meta.get("model_id"), meta.get("dim")
+    if index is None or not model_id or not dim or index.d != int(dim):
+        return False
+    expected = store.embedded_chunk_ids(conn, model_id)
+    have = vectors.index_ids(index)
+    gone, new = np.setdiff1d(have, expected), np.setdiff1d(expected, have)
+    if len(gone):
+        index.remove_ids(gone.astype(np.int64))
+    if len(new):
+        ids, found, _ = store.embedded_chunks(conn, model_id, int(dim), ids=new.tolist())
+        if len(ids):
+            index.add_with_ids(np.ascontiguousarray(found, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+    return True

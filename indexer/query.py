@@ -29,7 +29,7 @@ FUSION_WEIGHTS = {
     SYMBOL: (1.0, 0.35),
     KEYWORD: (1.0, 0.7),
     MIXED: (1.0, 1.2),
-    NATURAL: (0.8, 3.0),
+    NATURAL: (0.8, 2.0),
 }
 
 _CODE_SEPARATOR = re.compile(r"::|->|\.|#|/|\\")

@@ -1,7 +1,10 @@
 """Fixtures for the CLI tests: a scratch copy of the fixture repository, an offline Hugging Face setup,
-a fake encoder in place of the model loader, and a runner that keeps stdout and stderr apart."""
+a fake encoder in place of the model loader, a runner that keeps stdout and stderr apart, and
+`codesearch serve` processes that are always killed at teardown."""
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +14,8 @@ from typer.testing import CliRunner
 from codesearch import encoders
 from codesearch.cli import app
 from indexer.encoder import FakeEncoder
+from codesearch import client
+from tests.cli.servers import WAIT_S, server_env, wait_until
 from tests.conftest import copy_fixture
 
 
@@ -75,3 +80,43 @@ def indexed(repo, fake_model, cli) -> Path:
     run = cli("index", repo, "--quiet")
     assert run.exit_code == 0, run.stderr
     return repo
+
+
+@pytest.fixture
+def tiny_indexed(repo, cli, tiny_checkpoint) -> Path:
+    """The scratch repository indexed with the tiny checkpoint (what a server subprocess can load)."""
+    run = cli("index", repo, "--model", tiny_checkpoint, "--quiet")
+    assert run.exit_code == 0, run.stderr
+    return repo
+
+
+@pytest.fixture
+def lexical_indexed(repo, cli) -> Path:
+    """The scratch repository indexed without a model: its servers start without importing torch."""
+    run = cli("index", repo, "--lexical-only", "--quiet")
+    assert run.exit_code == 0, run.stderr
+    return repo
+
+
+@pytest.fixture
+def servers():
+    """start(repo, *args) runs `codesearch serve repo --detached *args` and waits until it answers;
+    every server started is killed at teardown, even when the test failed."""
+    started: list[subprocess.Popen] = []
+
+    def start(repo: Path, *args: str, stdin=subprocess.DEVNULL, wait: bool = True) -> subprocess.Popen:
+        detached = () if stdin is not subprocess.DEVNULL else ("--detached",)
+        process = subprocess.Popen([sys.executable, "-m", "codesearch", "serve", str(repo), *detached, *args],
+                                   env=server_env(), stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        started.append(process)
+        if wait:
+            wait_until(lambda: process.poll() is not None or client.server_info(repo / ".codesearch"),
+                       "the server to answer")
+            assert process.poll() is None, process.communicate(timeout=WAIT_S)[1].decode()
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=WAIT_S)

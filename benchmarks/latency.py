@@ -1,0 +1,236 @@
+"""Query latency at 100k chunks: warm hybrid search through `codesearch serve` and in-process, and cold
+`codesearch search` processes (hybrid and lexical, with and without a server running).
+
+The query encoder is a base-size random checkpoint (22 layers, 768 wide, as gte-modernbert-base), so
+embedding a query costs what it costs with the real model. The index holds generated Python files (the
+generator of benchmarks/indexer.py), indexed lexically, plus one random unit vector of width 768 per
+chunk stored under that checkpoint's model id through the store's own functions, so that the
+100k-chunk index builds in minutes rather than hours; retrieval and fusion then work on 100k 768-wide
+vectors. Warm figures are per query after warm-up queries; cold ones are whole
+processes (wall and CPU time, the CPU time of all threads).
+
+    python benchmarks/latency.py                          # 100k chunks, in a temporary folder
+    python benchmarks/latency.py --keep /tmp/latency      # keep (and reuse) the corpus and its index
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.indexer import python_file  # noqa: E402
+from codesearch import client, core  # noqa: E402
+from codesearch.settings import load_settings  # noqa: E402
+from indexer.pipeline import IndexOptions, index_repository  # noqa: E402
+
+QUERIES = [
+    "retry the failed batch", "where is the session cache refreshed", "parse the config schema",
+    "render an invoice report", "stream tokens into the window buffer", "fetch_3", "route user orders",
+    "metric report for the server", "load and store the index", "queue retry with backoff",
+    "client session token", "Cache.fetch", "how are invoices rendered", "schema config parse_2",
+    "buffer the stream window", "report metrics per user", "order queue", "store session", "index route",
+    "batch token fetch",
+]
+FILES_PER_ROUND = 4200  # 12.5 chunks per file: two rounds make 100k chunks
+
+
+def build_checkpoint(dest: Path) -> Path:
+    from tests.tinymodel import build_tiny_checkpoint
+
+    if not (dest / "model.safetensors").is_file():
+        build_tiny_checkpoint(dest, hidden=768, layers=22, heads=12, intermediate=1152, vocab=50368,
+                              local_attention=128)
+    return dest
+
+
+def build_corpus(repo: Path, model_id: str, chunks: int) -> int:
+    """Generated Python files, indexed lexically in rounds until the index holds >= `chunks` chunks; then
+    one random unit vector of width 768 per chunk text, stored as `model_id`'s embeddings."""
+    rng = random.Random(0)
+    written = len(list((repo / "src").glob("*.py"))) if (repo / "src").is_dir() else 0
+    while True:
+        summary = index_repository(repo, repo / ".codesearch", None, IndexOptions())
+        print(f"  {written} files, {summary.chunks_total} chunks ({summary.seconds:.0f}s)", flush=True)
+        if summary.chunks_total >= chunks:
+            break
+        (repo / "src").mkdir(parents=True, exist_ok=True)
+        for n in range(written, written + FILES_PER_ROUND):
+            (repo / "src" / f"module_{n}.py").write_text(python_file(rng, n))
+        written += FILES_PER_ROUND
+    store_random_vectors(repo / ".codesearch", model_id)
+    return summary.chunks_total
+
+
+def store_random_vectors(index_dir: Path, model_id: str, dim: int = 768) -> None:
+    """What indexing with a `dim`-wide model leaves, written through the store's and the FAISS layer's
+    own functions (the embedding cache, the meta rows search reads, vectors.faiss)."""
+    import numpy as np
+
+    from indexer import store, vectors
+    from indexer.lock import WriteLock
+
+    with WriteLock(index_dir, store.LOCK_NAME):
+        conn = store.open_for_write(index_dir)
+        rows = conn.execute("SELECT id, content_hash FROM chunks ORDER BY id").fetchall()
+        hashes = sorted({digest for _, digest in rows})
+        matrix = np.random.default_rng(0).standard_normal((len(hashes), dim), dtype=np.float32)
+        matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+        conn.execute("BEGIN IMMEDIATE")
+        store.store_embeddings(conn, model_id, hashes, matrix)
+        store.write_meta(conn, {"model_id": model_id, "dim": str(dim), "weights_hash": "random-768"})
+        conn.execute("COMMIT")
+        row_of = {digest: i for i, digest in enumerate(hashes)}
+        ids = np.array([cid for cid, _ in rows], dtype=np.int64)
+        faiss_index = vectors.build_index(dim, "flat", ids, matrix[[row_of[digest] for _, digest in rows]])
+        vectors.write_atomic(faiss_index, index_dir / store.VECTORS_NAME)
+        conn.close()
+
+
+def percentiles(seconds: list[float], cpu_seconds: float) -> str:
+    ms = sorted(s * 1000 for s in seconds)
+    p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
+    cpu = cpu_seconds * 1000 / len(ms)
+    return f"p50 {statistics.median(ms):6.1f} ms   p95 {p95:6.1f} ms   CPU {cpu:6.1f} ms/query   (n={len(ms)})"
+
+
+def warm_in_process(repo: Path, rounds: int) -> list[tuple[str, str]]:
+    """Rows for the query embedding alone (torch on its default threads, and on one) and for whole hybrid
+    searches (as core.search runs them: FAISS on one thread; and with FAISS on two, as before)."""
+    import faiss
+    import torch
+
+    from indexer.search import SearchOptions, search as search_index
+    from indexer.index import open_index
+
+    settings = load_settings(repo)
+    index = open_index(settings.index_path(repo))
+    encoder, unavailable = core.load_query_encoder(index, settings, model_chosen=False)
+    assert encoder is not None, unavailable
+    for query in QUERIES[:3]:
+        core.search(index, core.SearchRequest(query), encoder, "", repo)
+    threads = torch.get_num_threads()
+
+    def embed_on_one_thread(query: str) -> None:
+        torch.set_num_threads(1)
+        encoder.embed_queries([query])
+        torch.set_num_threads(threads)
+
+    def faiss_on_two_threads(query: str) -> None:
+        faiss.omp_set_num_threads(2)
+        search_index(index, query, encoder, SearchOptions(root=str(repo)))
+
+    cases = (
+        (f"query embedding alone, torch {threads} threads", lambda q: encoder.embed_queries([q])),
+        ("query embedding alone, torch 1 thread", embed_on_one_thread),
+        ("warm hybrid, in-process", lambda q: core.search(index, core.SearchRequest(q), encoder, "", repo)),
+        ("warm hybrid, in-process, FAISS 2 threads", faiss_on_two_threads),
+    )
+    rows = []
+    for name, run in cases:
+        times, cpu = [], time.process_time()
+        for _ in range(rounds):
+            for query in QUERIES:
+                start = time.perf_counter()
+                run(query)
+                times.append(time.perf_counter() - start)
+        rows.append((name, percentiles(times, time.process_time() - cpu)))
+    index.close()
+    return rows
+
+
+def warm_through_server(index_dir: Path, pid: int, rounds: int) -> str:
+    for query in QUERIES[:3]:
+        client.call(index_dir, "search", {"query": query, "full": True})
+    times, cpu = [], _process_cpu(pid)
+    for _ in range(rounds):
+        for query in QUERIES:
+            start = time.perf_counter()
+            result = client.call(index_dir, "search", {"query": query, "full": True})
+            times.append(time.perf_counter() - start)
+            assert result and result["mode"] == "hybrid" and result["hits"]
+    return percentiles(times, _process_cpu(pid) - cpu)
+
+
+def _process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cold_cli(repo: Path, mode: str, repeats: int) -> str:
+    """Wall and CPU seconds of whole `codesearch search` processes (median of `repeats`)."""
+    walls, cpus = [], []
+    for n in range(repeats):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        run = subprocess.run([sys.executable, "-m", "codesearch", "search", QUERIES[n % len(QUERIES)], str(repo),
+                              "--mode", mode, "--json"], env=_env(), capture_output=True, text=True)
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        assert run.returncode == 0, run.stderr
+    return f"wall {statistics.median(walls):5.2f} s   CPU {statistics.median(cpus):5.2f} s   (n={repeats})"
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    return env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chunks", type=int, default=100_000, help="index size (default 100,000)")
+    parser.add_argument("--rounds", type=int, default=5, help="warm passes over the 20 queries")
+    parser.add_argument("--cold-repeats", type=int, default=3, help="cold processes per mode")
+    parser.add_argument("--keep", type=Path, help="work folder to keep and reuse (default: a temporary one)")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="codesearch-latency-"))
+    work.mkdir(parents=True, exist_ok=True)
+    checkpoint = build_checkpoint(work / "base-checkpoint")
+    repo = work / "repo"
+    repo.mkdir(exist_ok=True)
+    print(f"corpus in {repo} (query encoder: base-size random checkpoint {checkpoint})", flush=True)
+    chunks = build_corpus(repo, str(checkpoint), args.chunks)
+    index_dir = repo / ".codesearch"
+
+    import torch
+
+    print(f"\n{chunks:,} chunks, 768-dim vectors; torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"load {os.getloadavg()[0]:.1f}")
+    rows = warm_in_process(repo, args.rounds)
+    server = subprocess.Popen([sys.executable, "-m", "codesearch", "serve", str(repo), "--detached"], env=_env(),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 600
+        while client.server_info(index_dir) is None:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the server did not start")
+            time.sleep(0.1)
+        rows.append(("warm hybrid, through the server", warm_through_server(index_dir, server.pid, args.rounds)))
+        rows.append(("cold CLI hybrid, server running", cold_cli(repo, "hybrid", args.cold_repeats)))
+        rows.append(("cold CLI lexical, server running", cold_cli(repo, "lexical", args.cold_repeats)))
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    rows.append(("cold CLI hybrid, no server", cold_cli(repo, "hybrid", args.cold_repeats)))
+    rows.append(("cold CLI lexical, no server", cold_cli(repo, "lexical", args.cold_repeats)))
+    width = max(len(name) for name, _ in rows)
+    for name, figures in rows:
+        print(f"{name:<{width}}  {figures}")
+    print(f"load {os.getloadavg()[0]:.1f} at the end")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""An index kept open for a long-lived server: the query encoder loaded once, the index reopened when
+another process rebuilt it, and the operations the socket and the MCP tools offer.
+
+Every query first compares a cheap generation stamp of the index (the database file's inode and the meta
+rows a writer changes) with the one it has open: after another process's update the loaded FAISS index
+is brought up to date in memory; after a rebuild under a new model or file, the index is opened anew.
+Reads go on while a writer runs (SQLite WAL); one lock serialises queries on the shared connection.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+from codesearch import core, encoders
+from codesearch.errors import UsageProblem
+from codesearch.settings import Settings
+from indexer.types import Hit
+
+_GENERATION_KEYS = ("indexed_at", "scan_started_ns", "vectors_stamp", "model_id", "dim")
+
+
+class IndexService:
+    """One repository's index with its query encoder; thread-safe."""
+
+    def __init__(self, root: Path, settings: Settings, model_chosen: bool):
+        from indexer.index import open_index
+
+        self.root, self.settings, self.model_chosen = root, settings, model_chosen
+        self.index_dir = settings.index_path(root)
+        self._lock = threading.Lock()  # queries and refreshes share one SQLite connection and FAISS index
+        self._reindexing = threading.Lock()
+        self.index = open_index(self.index_dir)
+        self._generation = self._read_generation()
+        # The same torch-free query encoder as the CLI: the same vectors, so the same answers.
+        self.encoder, self.unavailable = core.load_query_encoder(self.index, settings, model_chosen, one_query=True)
+        self._documents = None  # the torch encoder for reindexing, loaded at the first reindex that needs it
+        self.started_at = time.time()
+        self.last_reindex: dict | None = None
+        self.watching = False  # set by the server when a file watcher feeds reindex()
+
+    @property
+    def model_id(self) -> str | None:
+        return self.encoder.model_id if self.encoder is not None else None
+
+    def _document_encoder(self):
+        """The query encoder embeds one query without torch; documents need the torch encoder, of the
+        same model, loaded once when a reindex first has something to embed."""
+        if self._documents is None or self._documents.model_id != self.encoder.model_id:
+            self._documents, unavailable = encoders.load_if_available(
+                self.encoder.model_id, self.settings.device, self.settings.dtype, self.settings.batch_tokens)
+            if self._documents is None:
+                raise UsageProblem(f"the index holds vectors and the model is not available: {unavailable}")
+        return self._documents
+
+    def search(self, request: core.SearchRequest) -> core.Answer:
+        with self._lock:
+            self._refresh()
+            return core.search(self.index, request, self.encoder, self.unavailable, self.root)
+
+    def related(self, path: str, line: int, k: int) -> list[Hit]:
+        from indexer.related import related_chunks
+
+        with self._lock:
+            self._refresh()
+            return related_chunks(self.index, path, line, k, root=str(self.root))
+
+    def status(self):
+        from indexer.state import index_status
+
+        return index_status(self.root, self.index_dir)
+
+    def reindex(self, since: str | None = None):
+        """An incremental update with the loaded encoder (IndexSummary); one at a time. Raises IndexLocked
+        when another process is writing the index."""
+        from indexer.pipeline import IndexOptions, index_repository
+
+        with self._reindexing:
+            with self._lock:
+                self._refresh()
+                holds_vectors = self.index.vectors is not None
+            if holds_vectors and self.encoder is None:
+                raise UsageProblem(f"the index holds vectors and the model is not available: {self.unavailable}")
+            batch = {"embed_batch_tokens": self.settings.batch_tokens} if self.settings.batch_tokens else {}
+            summary = index_repository(self.root, self.index_dir, self._document_encoder() if holds_vectors else None,
+                                       IndexOptions(**batch), since=since)
+            with self._lock:
+                self._refresh()
+            self.last_reindex = {"at": time.time(), "seconds": round(summary.seconds, 3),
+                                 "files_changed": summary.files_new + summary.files_changed + summary.files_deleted}
+            return summary
+
+    def indexed_paths(self, paths: set[str]) -> set[str]:
+        """Those of the repository-relative paths that the index holds a file for."""
+        found: set[str] = set()
+        batch = sorted(paths)
+        with self._lock:
+            for start in range(0, len(batch), 500):
+                part = batch[start:start + 500]
+                found.update(r[0] for r in self.index.conn.execute(
+                    f"SELECT path FROM files WHERE path IN ({', '.join('?' * len(part))})", part))
+        return found
+
+    def close(self) -> None:
+        with self._lock:
+            self.index.close()
+
+    # --- keeping the open index current ---------------------------------------------------------------
+
+    def _read_generation(self) -> tuple:
+        try:
+            st = os.stat(self.index_dir / "index.sqlite")
+            inode = (st.st_dev, st.st_ino)
+        except OSError:
+            inode = None
+        marks = self.index.conn.execute(
+            f"SELECT key, value FROM meta WHERE key IN ({', '.join('?' * len(_GENERATION_KEYS))})", _GENERATION_KEYS
+        ).fetchall()
+        return inode, tuple(sorted(marks))
+
+    def _refresh(self) -> None:
+        """Follow what another writer did since the last query (the caller holds the lock)."""
+        from indexer.index import open_index
+        from indexer.store import read_meta
+        from indexer.index import refresh_loaded
+
+        generation = self._read_generation()
+        if generation == self._generation:
+            return
+        same_file = generation[0] == self._generation[0] and generation[0] is not None
+        meta = read_meta(self.index.conn)
+        if same_file and meta.get("model_id") == self.index.meta.get("model_id") and (
+            self.index.vectors is None and not meta.get("model_id")
+            or refresh_loaded(self.index.conn, self.index.vectors, meta)
+        ):
+            self.index.meta = meta
+        else:
+            fresh = open_index(self.index_dir)  # raises IndexMissing/IndexCorrupt: the query reports it
+            self.index.close()
+            self.index = fresh
+            generation = self._read_generation()
+        self._generation = generation  # read before catching up: a later write shows at the next query
+        wanted = core.query_model(self.index, self.settings, self.model_chosen)
+        if core.has_vectors(self.index) and (self.encoder is None or self.encoder.model_id != wanted):
+            self.encoder, self.unavailable = encoders.load_if_available(wanted, self.settings.device,
+                                                                        self.settings.dtype, one_query=True)

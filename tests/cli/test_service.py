@@ -1,0 +1,85 @@
+"""The server's core in-process (no subprocess): request parsing, find_related, following another
+writer, and which file changes the watcher lets through."""
+from __future__ import annotations
+
+import shutil
+import socket
+
+import pytest
+
+from codesearch import client, operations
+from codesearch.core import SearchRequest, request_from_params
+from codesearch.errors import UsageProblem
+from codesearch.service import IndexService
+from codesearch.settings import load_settings
+from codesearch.watch import relevant
+
+
+def _service(root) -> IndexService:
+    return IndexService(root, load_settings(root), model_chosen=False)
+
+
+def test_search_arguments_take_one_kind_or_a_list_and_reject_unknown_ones():
+    assert request_from_params({"query": "x", "kind": "method"}).kinds == ("method",)
+    assert request_from_params({"query": "x", "kind": ["class", "file"], "k": 3}).kinds == ("class", "file")
+    assert request_from_params(SearchRequest("x", k=2, langs=("go",)).params()) == SearchRequest("x", 2, langs=("go",))
+    for bad, message in (({"query": "x", "limit": 3}, "unknown search argument 'limit'"), ({"k": 3}, "needs a query"),
+                         ({"query": "x", "kind": "module"}, "kind must be one of"),
+                         ({"query": "x", "mode": "fuzzy"}, "mode must be one of"), ({"query": " "}, "empty")):
+        with pytest.raises(UsageProblem, match=message):
+            request_from_params(bad)
+
+
+def test_find_related_without_vectors_returns_lexical_neighbours_but_not_the_chunk_or_its_file(repo, cli):
+    assert cli("index", repo, "--lexical-only", "--quiet").exit_code == 0
+    service = _service(repo)
+    related = operations.find_related(service, {"path": "src/rate_limiter.ex", "line": 10, "k": 5})
+    assert related["by"] == "lexical" and 0 < len(related["hits"]) <= 5
+    assert not [h for h in related["hits"] if h["path"] == "src/rate_limiter.ex"
+                and h["line_span"]["start"] <= 10 <= h["line_span"]["end"]]  # neither the chunk nor around it
+    with pytest.raises(UsageProblem, match="line"):
+        operations.find_related(service, {"path": "src/rate_limiter.ex", "line": 0})
+
+
+def test_the_service_follows_another_writers_update_and_a_rebuild_from_scratch(indexed, cli):
+    service = _service(indexed)
+    opened = service.index
+    before = service.index.vectors.ntotal
+    (indexed / "src" / "added.py").write_text("def capybara_xylophone_tuner():\n    return 1\n")
+    assert cli("index", indexed, "--quiet").exit_code == 0
+    found = service.search(SearchRequest("capybara xylophone tuner", mode="semantic", k=3))
+    assert "src/added.py" in {h.path for h in found.hits}
+    assert service.index is opened and service.index.vectors.ntotal > before  # caught up in memory
+
+    shutil.rmtree(indexed / ".codesearch")
+    (indexed / "src" / "added.py").unlink()
+    assert cli("index", indexed, "--quiet").exit_code == 0
+    found = service.search(SearchRequest("capybara xylophone tuner", mode="semantic", k=50))
+    assert service.index is not opened  # a new database file: opened anew
+    assert "src/added.py" not in {h.path for h in found.hits}
+    service.close()
+
+
+def test_the_watcher_lets_through_changes_to_indexed_or_indexable_files_only(indexed):
+    (indexed / "build" / "out.py").write_text("x = 1\n")  # build/ is in the fixture's .gitignore
+    (indexed / "src" / "new.py").write_text("y = 2\n")
+    service = _service(indexed)
+    assert not relevant(service, {"build/out.py"})  # ignored as `codesearch index` ignores it
+    assert not relevant(service, {"src/gone_long_ago.py"})  # neither on disk nor in the index
+    assert relevant(service, {"src/new.py"})  # a new file the index would take
+    assert relevant(service, {"build/out.py", "src/rate_limiter.ex"})  # an indexed file (changed or deleted)
+    assert relevant(service, {"docs/.gitignore"})  # the rules themselves changed
+    service.close()
+
+
+def test_a_socket_deeper_than_a_socket_address_holds_still_binds_and_connects(tmp_path):
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    path = deep / client.SOCKET_NAME
+    with socket.socket(socket.AF_UNIX) as listener, socket.socket(socket.AF_UNIX) as caller:
+        with client.bindable(path) as address:
+            listener.bind(address)
+        listener.listen()
+        with client.bindable(path) as address:
+            caller.connect(address)
+        assert path.exists() and len(str(path)) > 108
