@@ -36,6 +36,7 @@ EXACT_DEFINITION_BOOST = 2.0  # chunk symbol == queried symbol
 QUALIFIED_DEFINITION_BOOST = 2.5  # ... and its parent matches the qualifier too (HttpClient.send)
 EXACT_CASE_BOOST = 1.25  # ... and in the case the query typed it: `URL` is the class, `url` a field of it
 DECLARES_BOOST = 1.6  # a chunk without that name of its own whose text declares it (`export interface ZodObject`)
+DECLARES_POOL = 50  # ... looked for in the best this many fused candidates only (it reads their text)
 FILE_NAME_BOOST = 1.5  # a symbol query naming the file (`SqlMapper` -> SqlMapper.cs, `Conn` -> conn.ex)
 NAME_OVERLAP_BOOST = 0.4  # prose query: up to 1 + this when every part of the symbol name is a query word
 PATH_WORD_BOOST = 0.1  # per query word found in the path
@@ -315,12 +316,14 @@ def containers(hits: list[Hit]) -> set[int]:
 
 
 def adjust(hits: list[Hit], plan: QueryPlan) -> list[Hit]:
-    """Apply the definition, path, container and demotion multipliers to each hit's score; best first."""
+    """Apply the definition, path, container and demotion multipliers to each hit's score; best first.
+    `hits` come in fused order (best first)."""
     outer = containers(hits)
-    for hit in hits:
+    for rank, hit in enumerate(hits):
         defined = definition_boost(hit, plan)
+        looked_at = rank < DECLARES_POOL and defined < EXACT_DEFINITION_BOOST
         factors = {"definition_boost": defined,
-                   "declares": declares(hit, plan) if defined < EXACT_DEFINITION_BOOST else 1.0,
+                   "declares": declares(hit, plan) if looked_at else 1.0,
                    "file_name_boost": file_name_boost(hit, plan), "file_words_boost": file_words_boost(hit, plan),
                    "path_boost": path_boost(hit, plan)}
         # The definition asked for is the answer even when it holds other matching chunks.
