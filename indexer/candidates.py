@@ -9,7 +9,7 @@ scored by the same BM25 query as the rest, so fusion treats them like any other 
 """
 from __future__ import annotations
 
-from indexer.lexical import FTS_WEIGHTS
+from indexer.lexical import FTS_WEIGHTS, match_expression
 from indexer.query import QueryPlan
 from indexer.ranking import names_file, symbol_name
 
@@ -24,8 +24,8 @@ def with_named_chunks(conn, plan: QueryPlan, ranked: Ranked, filters: tuple[str,
     `filters` is the SQL (" AND ...", params) that restricts chunks `c` by language and kind."""
     seen = {cid for cid, _ in ranked}
     missing = [cid for cid in _named_chunks(conn, plan, filters) if cid not in seen]
-    expression = " OR ".join(f'"{t}"' for t in plan.terms if t)
-    if not missing or not expression:
+    expression = match_expression(plan.terms)
+    if not missing or expression is None:
         return ranked
     weights = ", ".join(str(w) for w in FTS_WEIGHTS)
     extra: Ranked = []

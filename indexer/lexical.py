@@ -6,6 +6,7 @@ the search layer turns queries into FTS5 MATCH expressions with the same tokeniz
 from __future__ import annotations
 
 import re
+from typing import Sequence
 
 from indexer.types import Chunk
 
@@ -54,3 +55,9 @@ def fts_row(chunk: Chunk) -> tuple[str, ...]:
         " ".join(code_tokens(" ".join(s for s in (chunk.parent, chunk.symbol) if s))),
         " ".join(code_tokens(chunk.text)),
     )
+
+
+def match_expression(terms: Sequence[str]) -> str | None:
+    """An FTS5 MATCH expression that ORs the (already code-tokenised) terms; None when there are none."""
+    quoted = [f'"{t}"' for t in terms if t]
+    return " OR ".join(quoted) if quoted else None

@@ -32,7 +32,7 @@ from indexer.chunking import content_hash
 from indexer.errors import SemanticSearchUnavailable
 from indexer.store import DB_NAME, raise_as_corrupt
 from indexer.fusion import fuse
-from indexer.lexical import FTS_WEIGHTS
+from indexer.lexical import FTS_WEIGHTS, match_expression
 from indexer.query import QueryPlan, plan_query
 from indexer.candidates import with_named_chunks
 from indexer.ranking import adjust, aggregate_files, diversify
@@ -145,12 +145,6 @@ def _candidate_lists(index, plan: QueryPlan, encoder, mode: str, options: Search
                               key=lambda pair: (-pair[1], pair[0]))
         lists["semantic"] = semantic
     return lists
-
-
-def match_expression(terms: Sequence[str]) -> str | None:
-    """An FTS5 MATCH expression that ORs the (already code-tokenised) terms; None when there are none."""
-    quoted = [f'"{t}"' for t in terms if t]
-    return " OR ".join(quoted) if quoted else None
 
 
 def lexical_candidates(conn, terms: Sequence[str], limit: int, options: SearchOptions) -> list[tuple[int, float]]:
