@@ -168,6 +168,42 @@ def make_encoder(name: str):
     raise SystemExit(f"unknown encoder {name!r}: expected minilm or fake")
 
 
+# --- ablations: each ranking factor switched off alone (--without NAME) -------------------------------
+
+def _neutral_factors() -> dict:
+    from indexer import candidates, ranking
+
+    return {
+        "demote_docs_config": (ranking, "DEMOTIONS", {**ranking.DEMOTIONS, "docs": 1.0, "config": 1.0}),
+        "exact_case": (ranking, "EXACT_CASE_BOOST", 1.0),
+        "declares": (ranking, "DECLARES_BOOST", 1.0),
+        "file_name_boost": (ranking, "FILE_NAME_BOOST", 1.0),
+        "file_words_boost": (ranking, "FILE_WORDS_BOOST", 0.0),
+        "named_chunks": (candidates, "NAMED_POOL", 0),
+    }
+
+
+def switch_off(names: list[str]) -> None:
+    factors = _neutral_factors()
+    for name in names:
+        if name not in factors:
+            raise SystemExit(f"unknown factor {name!r}: expected one of {', '.join(factors)}")
+        module, attribute, neutral = factors[name]
+        setattr(module, attribute, neutral)
+
+
+def set_fusion_weights(specs: list[str]) -> None:
+    """KIND=LEXICAL:SEMANTIC, e.g. natural=0.8:3.0 (indexer.query.FUSION_WEIGHTS)."""
+    from indexer.query import FUSION_WEIGHTS
+
+    for spec in specs:
+        kind, _, pair = spec.partition("=")
+        lexical, _, semantic = pair.partition(":")
+        if kind not in FUSION_WEIGHTS or not semantic:
+            raise SystemExit(f"bad --weights {spec!r}: expected KIND=LEXICAL:SEMANTIC, KIND one of {', '.join(FUSION_WEIGHTS)}")
+        FUSION_WEIGHTS[kind] = (float(lexical), float(semantic))
+
+
 # --- running -----------------------------------------------------------------------------------------
 
 def index_repo(data: Path, repo: dict, work: Path, encoder) -> Path:
@@ -284,8 +320,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--explain-misses", type=int, default=0, metavar="N",
                         help="print the N worst queries whose target is not first, with score parts")
     parser.add_argument("--json", type=Path, help="write every per-query record here")
+    parser.add_argument("--without", action="append", default=[], metavar="FACTOR",
+                        help="switch one ranking factor off (repeatable): " + ", ".join(
+                            ["demote_docs_config", "exact_case", "declares", "file_name_boost",
+                             "file_words_boost", "named_chunks"]))
+    parser.add_argument("--weights", action="append", default=[], metavar="KIND=LEX:SEM",
+                        help="fusion weights of one query kind, e.g. natural=0.8:3.0 (repeatable)")
     args = parser.parse_args(argv)
 
+    switch_off(args.without)
+    set_fusion_weights(args.weights)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     benchmark = load_benchmark(args.data, set(args.repos.split(",")) if args.repos else None)
     if not benchmark:
