@@ -32,6 +32,7 @@ class IndexService:
         self._lock = threading.Lock()  # queries and refreshes share one SQLite connection and FAISS index
         self._reindexing = threading.Lock()
         self.index = open_index(self.index_dir)
+        self.index.keep_term_scores()
         self._generation = self._read_generation()
         # The same torch-free query encoder as the CLI: the same vectors, so the same answers.
         self.encoder, self.unavailable = core.load_query_encoder(self.index, settings, model_chosen, one_query=True)
@@ -137,6 +138,7 @@ class IndexService:
             self.index.meta = meta
         else:
             fresh = open_index(self.index_dir)  # raises IndexMissing/IndexCorrupt: the query reports it
+            fresh.keep_term_scores()
             self.index.close()
             self.index = fresh
             generation = self._read_generation()

@@ -3,41 +3,23 @@
 BM25 weighs a term by its rarity, so a name used all over a repository (`Visitor` in serde, `SqlMapper`
 in Dapper) scores almost nothing, and the chunk that defines it, or the file named after it, can fall
 outside the top `candidates` before the ranking layer gets to lift it (indexer.ranking:
-definition_boost, file_name_boost). `with_named_chunks` adds those chunks to the lexical list, each
-scored by the same BM25 query as the rest, so fusion treats them like any other lexical candidate.
+definition_boost, file_name_boost). `named_chunks` finds those chunks; the lexical list takes them in
+(indexer.bm25: `also`), each scored by the same BM25 query as the rest, in the same pass, so fusion
+treats them like any other lexical candidate.
 (The same for files whose names a prose query spells out measured no gain: BENCHMARKS.md.)
 """
 from __future__ import annotations
 
-from indexer.lexical import FTS_WEIGHTS, match_expression
 from indexer.query import QueryPlan
 from indexer.ranking import names_file, symbol_name
 
 NAMED_POOL = 100  # chunks whose symbol or file name is the queried symbol, at most
 NAMED_SCAN = 5000  # ... found among this many chunks whose symbol or path has the name as a word
 
-Ranked = list[tuple[int, float]]
 
-
-def with_named_chunks(conn, plan: QueryPlan, ranked: Ranked, filters: tuple[str, list]) -> Ranked:
-    """`ranked` plus the chunks named after a symbol query's name (see the module docstring), best first.
+def named_chunks(conn, plan: QueryPlan, filters: tuple[str, list]) -> list[int]:
+    """The chunks named after a symbol query's name (see the module docstring), for the lexical list.
     `filters` is the SQL (" AND ...", params) that restricts chunks `c` by language and kind."""
-    seen = {cid for cid, _ in ranked}
-    missing = [cid for cid in _named_chunks(conn, plan, filters) if cid not in seen]
-    expression = match_expression(plan.terms)
-    if not missing or expression is None:
-        return ranked
-    weights = ", ".join(str(w) for w in FTS_WEIGHTS)
-    extra: Ranked = []
-    for start in range(0, len(missing), 500):
-        batch = list(dict.fromkeys(missing[start:start + 500]))
-        extra += [(int(cid), float(score)) for cid, score in conn.execute(
-            f"SELECT rowid, -bm25(chunks_fts, {weights}) FROM chunks_fts WHERE chunks_fts MATCH ? "
-            f"AND rowid IN ({', '.join('?' * len(batch))})", (expression, *batch))]
-    return sorted(ranked + extra, key=lambda pair: (-pair[1], pair[0]))
-
-
-def _named_chunks(conn, plan: QueryPlan, filters: tuple[str, list]) -> list[int]:
     if not plan.symbol:
         return []
     where, params = filters

@@ -31,6 +31,13 @@ class Index:
     vectors: Any
     meta: dict[str, str]
     index_dir: Path
+    term_cache: Any = None  # an indexer.bm25.TermCache, which a long-lived process sets (keep_term_scores)
+
+    def keep_term_scores(self) -> None:
+        """Keep each query term's BM25 scores for the next queries (indexer.bm25): for a server."""
+        from indexer.bm25 import TermCache
+
+        self.term_cache = TermCache(self.conn)
 
     def close(self) -> None:
         self.conn.close()

@@ -27,14 +27,13 @@ from typing import Sequence
 
 import numpy as np
 
-from indexer import confined
+from indexer import bm25, confined
 from indexer.chunking import content_hash
 from indexer.errors import SemanticSearchUnavailable
 from indexer.store import DB_NAME, raise_as_corrupt
 from indexer.fusion import fuse
-from indexer.lexical import FTS_WEIGHTS, match_expression
 from indexer.query import QueryPlan, plan_query
-from indexer.candidates import with_named_chunks
+from indexer.candidates import named_chunks
 from indexer.ranking import adjust, aggregate_files, diversify
 from indexer.types import Hit
 
@@ -126,12 +125,14 @@ def _candidate_lists(index, plan: QueryPlan, encoder, mode: str, options: Search
         pool *= 2  # files need their supporting chunks, not just the best ones
     lists: dict[str, list[tuple[int, float]]] = {}
     if mode in ("hybrid", "lexical"):
-        lists["lexical"] = lexical_candidates(index.conn, plan.terms, pool, options)
-        lists["lexical"] = with_named_chunks(index.conn, plan, lists["lexical"], _sql_filters(options))
+        cache = getattr(index, "term_cache", None)
+        named = named_chunks(index.conn, plan, _sql_filters(options))
+        lists["lexical"] = lexical_candidates(index.conn, plan.terms, pool, options, also=named, cache=cache)
         if plan.expansions:
             # Abbreviations ("configuration" -> config) as their own, weaker list: mixed into the main
             # query they add as much noise as they find (BENCHMARKS.md).
-            lists["expanded"] = lexical_candidates(index.conn, plan.terms + plan.expansions, pool, options)
+            lists["expanded"] = lexical_candidates(index.conn, plan.terms + plan.expansions, pool, options,
+                                                   cache=cache)
     if mode in ("hybrid", "semantic"):
         query_vector = embed_query(index, encoder, plan.text)
         semantic = semantic_candidates(index, query_vector, pool, filtered)
@@ -147,19 +148,11 @@ def _candidate_lists(index, plan: QueryPlan, encoder, mode: str, options: Search
     return lists
 
 
-def lexical_candidates(conn, terms: Sequence[str], limit: int, options: SearchOptions) -> list[tuple[int, float]]:
-    """(chunk id, BM25 score with higher = better), best first, SQL-side language/kind filters applied."""
-    expression = match_expression(terms)
-    if expression is None:
-        return []
-    where, params = _sql_filters(options)
-    weights = ", ".join(str(w) for w in FTS_WEIGHTS)
-    sql = (
-        f"SELECT c.id, -bm25(chunks_fts, {weights}) AS score FROM chunks_fts "
-        f"JOIN chunks c ON c.id = chunks_fts.rowid WHERE chunks_fts MATCH ?{where} "
-        f"ORDER BY score DESC, c.id LIMIT ?"
-    )
-    return [(int(cid), float(score)) for cid, score in conn.execute(sql, (expression, *params, limit))]
+def lexical_candidates(conn, terms: Sequence[str], limit: int, options: SearchOptions, also: Sequence[int] = (),
+                       cache=None) -> list[tuple[int, float]]:
+    """(chunk id, BM25 score with higher = better), best first, SQL-side language/kind filters applied:
+    the top `limit`, plus those of the `also` chunks that match (indexer.bm25; `cache`: a TermCache)."""
+    return bm25.ranked(conn, terms, limit, _sql_filters(options), also=also, cache=cache)
 
 
 def embed_query(index, encoder, query: str) -> np.ndarray:

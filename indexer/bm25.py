@@ -1,0 +1,116 @@
+"""BM25 candidates from the FTS5 table: one SQL statement, or, in a long-lived process, sums of cached
+per-term scores that come out the same, number for number.
+
+`ranked` returns the best `limit` chunks for an OR of the query's terms, plus the chunks named in
+`also` that match at all (the named chunks of indexer.candidates), in one pass: FTS5 computes bm25()
+for every matching row whatever the LIMIT, so each further statement over the same terms costs the
+whole pass again (a `rowid IN (...)` restriction does not help: FTS5 still counts every row of each term
+for its idf).
+
+That pass is what a query costs on a large index: a word found in most of 100k chunks takes ~100 ms
+(BENCHMARKS.md, Latency). A server answers many queries with the same words, so `TermCache` keeps, per
+term, the rowids that match it and the score a single-term query gives them. FTS5's bm25() of an OR
+query is, row by row, 0.0 plus each phrase's contribution in phrase order (idf from that phrase's own
+row count, the row's weighted frequency and length; a phrase the row lacks adds exactly 0.0), so adding
+the single-term scores in term order in float64 gives the very same doubles, and the same candidates
+in the same order (tests/indexer/test_bm25.py). The cache is dropped as soon as another connection
+commits to the database (`PRAGMA data_version`), and is bounded by the number of postings it holds.
+Filtered searches (language, kind) take the SQL path.
+"""
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from indexer.lexical import FTS_WEIGHTS, match_expression
+
+Ranked = list[tuple[int, float]]
+
+_WEIGHTS = ", ".join(str(w) for w in FTS_WEIGHTS)
+CACHE_POSTINGS = 8_000_000  # (rowid, score) pairs kept at most: 128 MB
+
+
+def ranked(conn, terms: Sequence[str], limit: int, filters: tuple[str, list] = ("", []),
+           also: Iterable[int] = (), cache: "TermCache | None" = None) -> Ranked:
+    """(chunk id, BM25 score, higher = better), best first (ties by id): the top `limit` for the OR of
+    `terms`, plus those of the `also` chunks that match. `filters`: SQL (" AND ...", params) on chunks `c`."""
+    expression = match_expression(terms)
+    if expression is None:
+        return []
+    also = list(dict.fromkeys(also))
+    if cache is not None and not filters[0]:
+        return cache.ranked([t for t in terms if t], limit, also)
+    where, params = filters
+    scored = (f"SELECT c.id AS id, -bm25(chunks_fts, {_WEIGHTS}) AS score FROM chunks_fts "
+              f"JOIN chunks c ON c.id = chunks_fts.rowid WHERE chunks_fts MATCH ?{where}")
+    if not also:
+        rows = conn.execute(f"{scored} ORDER BY score DESC, id LIMIT ?", (expression, *params, limit))
+        return [(int(cid), float(score)) for cid, score in rows]
+    # One bm25() pass for both the top rows and the `also` rows that match.
+    rows = conn.execute(
+        f"WITH s AS MATERIALIZED ({scored}) "
+        f"SELECT id, score FROM (SELECT id, score FROM s ORDER BY score DESC, id LIMIT ?) "
+        f"UNION SELECT id, score FROM s WHERE id IN (SELECT value FROM json_each(?))",
+        (expression, *params, limit, json.dumps([int(i) for i in also]))).fetchall()
+    return sorted(((int(cid), float(score)) for cid, score in rows), key=lambda pair: (-pair[1], pair[0]))
+
+
+class TermCache:
+    """Per-term FTS5 scores of one connection's database, kept while nobody else writes to it."""
+
+    def __init__(self, conn, max_postings: int = CACHE_POSTINGS):
+        self.conn, self.max_postings = conn, max_postings
+        self._terms: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._postings = 0
+        self._version = None
+
+    def ranked(self, terms: Sequence[str], limit: int, also: Sequence[int] = ()) -> Ranked:
+        self._check_version()
+        postings = [self._term(t) for t in terms]
+        size = max((int(ids[-1]) + 1 for ids, _ in postings if len(ids)), default=0)
+        size = max([size, *(int(i) + 1 for i in also)])
+        total = np.zeros(size, dtype=np.float64)
+        matched = np.zeros(size, dtype=bool)
+        for ids, scores in postings:  # in term order: the sum FTS5 itself computes
+            total[ids] += scores
+            matched[ids] = True
+        candidates = np.flatnonzero(matched)
+        if len(candidates) > limit:
+            kth = np.partition(total[candidates], len(candidates) - limit)[len(candidates) - limit]
+            keep = candidates[total[candidates] >= kth]
+        else:
+            keep = candidates
+        order = np.lexsort((keep, -total[keep]))[:limit]
+        chosen = [(int(i), float(total[i])) for i in keep[order]]
+        seen = {cid for cid, _ in chosen}
+        extra = [(int(i), float(total[i])) for i in also if matched[i] and int(i) not in seen]
+        if not extra:
+            return chosen
+        return sorted(chosen + extra, key=lambda pair: (-pair[1], pair[0]))
+
+    def _check_version(self) -> None:
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._version:
+            self._terms.clear()
+            self._postings = 0
+            self._version = version
+
+    def _term(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        found = self._terms.get(term)
+        if found is not None:
+            self._terms.move_to_end(term)
+            return found
+        rows = self.conn.execute(
+            f"SELECT rowid, -bm25(chunks_fts, {_WEIGHTS}) FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rowid",
+            (match_expression([term]),)).fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+        self._terms[term] = (ids, scores)
+        self._postings += len(ids)
+        while self._postings > self.max_postings and len(self._terms) > 1:
+            _, (old, _) = self._terms.popitem(last=False)
+            self._postings -= len(old)
+        return ids, scores

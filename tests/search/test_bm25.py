@@ -1,0 +1,84 @@
+"""indexer.bm25: the cached per-term path gives the SQL statement's candidates, scores and order exactly,
+takes in the `also` chunks, and forgets what another connection's commit changed."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from indexer import bm25
+from indexer.index import open_index
+from indexer.pipeline import IndexOptions, index_repository
+from indexer.query import plan_query
+from indexer.search import SearchOptions, search
+from tests.search.conftest import build_index
+
+QUERIES = ["parse_config", "parse the config file", "HttpClient.send", "retry with backoff", "area of a circle",
+           "config config parse", "Shape", "token tokens tokenize"]
+
+
+def test_cached_sums_equal_the_sql_statement(index):
+    cache = bm25.TermCache(index.conn)
+    for query in QUERIES:
+        terms = plan_query(query).terms
+        for limit in (1, 3, 200):
+            expected = bm25.ranked(index.conn, terms, limit)
+            assert expected, query
+            assert bm25.ranked(index.conn, terms, limit, cache=cache) == expected, (query, limit)
+
+
+def test_also_adds_matching_chunks_beyond_the_limit_with_their_own_scores(index):
+    terms = plan_query("parse the config file").terms
+    everything = bm25.ranked(index.conn, terms, 10_000)
+    assert len(everything) > 3
+    top, (last_id, last_score) = everything[:2], everything[-1]
+    unmatched = max(cid for (cid,) in index.conn.execute("SELECT id FROM chunks")) + 1000
+    for cache in (None, bm25.TermCache(index.conn)):
+        got = bm25.ranked(index.conn, terms, 2, also=[last_id, unmatched, top[0][0]], cache=cache)
+        assert got == top + [(last_id, last_score)]
+
+
+def test_the_cache_is_bounded_and_still_exact(index):
+    cache = bm25.TermCache(index.conn, max_postings=5)
+    for query in QUERIES:
+        terms = plan_query(query).terms
+        assert bm25.ranked(index.conn, terms, 50, cache=cache) == bm25.ranked(index.conn, terms, 50)
+        assert len(cache._terms) == 1 or cache._postings <= 5
+
+
+def test_a_commit_by_another_process_drops_the_cache(tmp_path):
+    repo = build_index(tmp_path / "repo", None)
+    index = open_index(repo / ".codesearch")
+    index.keep_term_scores()
+    terms = plan_query("zebrafish migration").terms
+    before = search(index, "zebrafish migration", None, SearchOptions(mode="lexical"))
+    assert not any("zebrafish" in h.text for h in before.hits)
+    (repo / "src" / "zoo.py").write_text("def zebrafish_migration():\n    return 'zebrafish swim upstream'\n")
+    index_repository(repo, repo / ".codesearch", None, IndexOptions())  # its own connection
+    after = search(index, "zebrafish migration", None, SearchOptions(mode="lexical"))
+    assert after.hits[0].path == "src/zoo.py"
+    assert bm25.ranked(index.conn, terms, 20, cache=index.term_cache) == bm25.ranked(index.conn, terms, 20)
+    index.close()
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_a_warm_index_answers_as_a_cold_one(index, query):
+    cold = search(index, query, None, SearchOptions(mode="lexical"))
+    index.keep_term_scores()
+    try:
+        warm = search(index, query, None, SearchOptions(mode="lexical"))
+        warm_files = search(index, query, None, SearchOptions(mode="lexical", files_only=True))
+    finally:
+        index.term_cache = None
+    assert [(h.chunk_id, h.score) for h in warm.hits] == [(h.chunk_id, h.score) for h in cold.hits]
+    cold_files = search(index, query, None, SearchOptions(mode="lexical", files_only=True))
+    assert [(h.path, h.score) for h in warm_files.hits] == [(h.path, h.score) for h in cold_files.hits]
+
+
+def test_filtered_searches_take_the_sql_path(index):
+    index.term_cache = bm25.TermCache(sqlite3.connect(":memory:"))  # would fail if it were asked
+    try:
+        hits = search(index, "parse_config", None, SearchOptions(mode="lexical", langs=("python",))).hits
+    finally:
+        index.term_cache = None
+    assert hits and all(h.language == "python" for h in hits)
