@@ -40,7 +40,7 @@ def ranked(conn, terms: Sequence[str], limit: int, filters: tuple[str, list] = (
     expression = match_expression(terms)
     if expression is None:
         return []
-    also = list(dict.fromkeys(also))
+    also = [int(i) for i in dict.fromkeys(also)]
     if cache is not None and not filters[0]:
         return cache.ranked([t for t in terms if t], limit, also)
     where, params = filters
@@ -49,13 +49,14 @@ def ranked(conn, terms: Sequence[str], limit: int, filters: tuple[str, list] = (
     if not also:
         rows = conn.execute(f"{scored} ORDER BY score DESC, id LIMIT ?", (expression, *params, limit))
         return [(int(cid), float(score)) for cid, score in rows]
-    # One bm25() pass for both the top rows and the `also` rows that match.
+    # One bm25() pass for both: the matching `also` rows sort first, then the rest by score; the rows
+    # returned hold the top `limit` of all, whichever of the two groups they are in.
     rows = conn.execute(
-        f"WITH s AS MATERIALIZED ({scored}) "
-        f"SELECT id, score FROM (SELECT id, score FROM s ORDER BY score DESC, id LIMIT ?) "
-        f"UNION SELECT id, score FROM s WHERE id IN (SELECT value FROM json_each(?))",
-        (expression, *params, limit, json.dumps([int(i) for i in also]))).fetchall()
-    return sorted(((int(cid), float(score)) for cid, score in rows), key=lambda pair: (-pair[1], pair[0]))
+        f"{scored} ORDER BY id IN (SELECT value FROM json_each(?)) DESC, score DESC, id LIMIT ?",
+        (expression, *params, json.dumps(also), limit + len(also))).fetchall()
+    named = set(also)
+    ordered = sorted(((int(cid), float(score)) for cid, score in rows), key=lambda pair: (-pair[1], pair[0]))
+    return ordered[:limit] + [pair for pair in ordered[limit:] if pair[0] in named]
 
 
 class TermCache:

@@ -89,6 +89,7 @@ _STUB_BODY_LINE = re.compile(r"^(\.\.\.|pass|raise NotImplementedError(\(.*\))?|
 _PROTOTYPE_LANGUAGES = frozenset({"c", "cpp", "java", "csharp", "rust", "typescript", "tsx", "php"})
 _SIGNATURE_END = re.compile(r"\)\s*(?:->.*?)?:\s*(.*)$")
 _SYMBOL_SEPARATOR = re.compile(r"::|->|#|\.")
+_QUALIFIER = re.compile(r"::|->|#")
 _OVERLOAD = re.compile(r"^\s*@(typing\.)?overload\b", re.MULTILINE)
 
 
@@ -147,7 +148,7 @@ def definition_boost(hit: Hit, plan: QueryPlan) -> float:
     """How strongly `hit` looks like the definition the query is after (1.0 = not at all)."""
     if not hit.symbol or hit.kind == "file":
         return 1.0
-    qualified = re.sub(r"::|->|#", ".", hit.symbol).lower()
+    qualified = _qualified(hit.symbol)
     name = qualified.rsplit(".", 1)[-1]
     if plan.symbol and name == plan.symbol:
         wanted_parent = plan.qualified_symbol.rsplit(".", 1)[0] if plan.qualified_symbol and "." in plan.qualified_symbol else None
@@ -163,6 +164,12 @@ def definition_boost(hit: Hit, plan: QueryPlan) -> float:
     # Only the name itself: crediting the enclosing class's name as well measured worse. Its parts come
     # from the name as written: lower-cased, `JsonElement` would be one word.
     return 1.0 + NAME_OVERLAP_BOOST * _coverage(_name_parts(symbol_name(hit.symbol)), vocabulary, stems)
+
+
+@lru_cache(maxsize=65536)
+def _qualified(symbol: str) -> str:
+    """`Foo::bar`, `Foo#bar`, `Foo->bar` -> `foo.bar`."""
+    return _QUALIFIER.sub(".", symbol).lower()
 
 
 def _coverage(parts: list[str], vocabulary: frozenset[str], stems: frozenset[str]) -> float:
@@ -323,13 +330,16 @@ def adjust(hits: list[Hit], plan: QueryPlan) -> list[Hit]:
     """Apply the definition, path, container and demotion multipliers to each hit's score; best first.
     `hits` come in fused order (best first)."""
     outer = containers(hits)
+    of_file: dict[str, dict[str, float]] = {}  # the factors that depend on the path alone, once per file
     for rank, hit in enumerate(hits):
         defined = definition_boost(hit, plan)
         looked_at = rank < DECLARES_POOL and defined < EXACT_DEFINITION_BOOST
-        factors = {"definition_boost": defined,
-                   "declares": declares(hit, plan) if looked_at else 1.0,
-                   "file_name_boost": file_name_boost(hit, plan), "file_words_boost": file_words_boost(hit, plan),
-                   "path_boost": path_boost(hit, plan)}
+        file_factors = of_file.get(hit.path)
+        if file_factors is None:
+            file_factors = of_file[hit.path] = {
+                "file_name_boost": file_name_boost(hit, plan), "file_words_boost": file_words_boost(hit, plan),
+                "path_boost": path_boost(hit, plan)}
+        factors = {"definition_boost": defined, "declares": declares(hit, plan) if looked_at else 1.0, **file_factors}
         # The definition asked for is the answer even when it holds other matching chunks.
         if hit.chunk_id in outer and defined < EXACT_DEFINITION_BOOST:
             factors["container_demotion"] = CONTAINER_DEMOTION

@@ -100,8 +100,8 @@ def _search(index, query: str, encoder, options: SearchOptions) -> SearchResult:
         if hit is None:
             continue
         hit.score = f.score
-        hit.explain.update({name: round(value, 6) for name, value in f.parts.items()})
-        hit.explain["fused"] = round(f.score, 6)
+        hit.explain.update(f.parts)  # rounded below, for the hits returned
+        hit.explain["fused"] = f.score
         ordered.append(hit)
     if options.ranking:
         ordered = adjust(ordered, plan)
@@ -111,7 +111,9 @@ def _search(index, query: str, encoder, options: SearchOptions) -> SearchResult:
         ordered = diversify(ordered, options.k)
     else:
         ordered = ordered[: options.k]
+    parts = {part for name in lists for part in (name, f"{name}_rank")} | {"fused"}
     for hit in ordered:
+        hit.explain.update({name: round(hit.explain[name], 6) for name in parts & hit.explain.keys()})
         hit.explain["score"] = round(hit.score, 6)
     _mark_stale(index, ordered, options.root)
     return SearchResult(hits=ordered, mode=mode, query_kind=plan.kind, plan=plan)
