@@ -87,14 +87,15 @@ def query_model(index, settings, model_chosen: bool) -> str:
     return settings.model if model_chosen else index.meta.get("model_id") or settings.model
 
 
-def load_query_encoder(index, settings, model_chosen: bool, mode: str = "hybrid", *, one_query: bool = False):
+def load_query_encoder(index, settings, model_chosen: bool, mode: str = "hybrid", *, one_query: bool = False,
+                       queries: bool = False):
     """(encoder or None, why it is unavailable); loads nothing when `mode` or the index cannot use one.
-    `one_query`: a process that embeds a single query (the CLI) gets the torch-free encoder
-    (encoders.load_if_available); a server keeps the torch one loaded."""
+    `one_query`: a process that embeds a single query (the CLI) gets the torch-free encoder; `queries`: a
+    server gets the torch one, in float32 unless asked otherwise (encoders.load_if_available)."""
     if mode == "lexical" or not has_vectors(index):
         return None, ""
     return encoders.load_if_available(query_model(index, settings, model_chosen), settings.device, settings.dtype,
-                                      one_query=one_query)
+                                      settings.batch_tokens, one_query=one_query, queries=queries)
 
 
 def _one_faiss_thread() -> None:

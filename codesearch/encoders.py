@@ -37,17 +37,23 @@ def load_query(model: str):
 
 
 def load_if_available(
-    model: str, device: str, dtype: str, batch_tokens: int = 0, *, one_query: bool = False
+    model: str, device: str, dtype: str, batch_tokens: int = 0, *, one_query: bool = False, queries: bool = False
 ) -> tuple[Encoder | None, str]:
     """(encoder, "") or, when the model cannot be had offline, (None, a one-line reason saying how to
-    get it). `one_query`: the process embeds one search query and nothing else; unless another device
-    or a reduced precision is asked for, that runs without torch (model/query.py), whose import would
-    cost more than the rest of the search (BENCHMARKS.md, cold start)."""
+    get it). Unless another device or a reduced precision is asked for, queries are embedded in float32,
+    and so give the same vectors in every front end (within 1e-5: tests/model/test_query.py):
+    - `one_query`: the process embeds one search query and nothing else, without torch (model/query.py),
+      whose import would cost more than the rest of the search (BENCHMARKS.md, cold start);
+    - `queries`: a long-lived process embeds many, with the torch Encoder in float32, twice as fast as
+      numpy's forward pass once loaded (BENCHMARKS.md, Latency)."""
     from model.errors import ModelNotAvailable
 
     try:
-        if one_query and device in ("auto", "cpu") and dtype in ("auto", "float32"):
+        default_precision = device in ("auto", "cpu") and dtype in ("auto", "float32")
+        if one_query and default_precision:
             return load_query(model), ""
+        if queries and default_precision:
+            return load(model, "cpu", "float32", batch_tokens), ""
         return load(model, device, dtype, batch_tokens), ""
     except ModelNotAvailable as exc:
         return None, " ".join(str(exc).split())

@@ -83,3 +83,30 @@ def test_a_socket_deeper_than_a_socket_address_holds_still_binds_and_connects(tm
         with client.bindable(path) as address:
             caller.connect(address)
         assert path.exists() and len(str(path)) > 108
+
+
+def test_the_server_embeds_queries_as_the_cli_does_and_documents_at_the_configured_precision(tiny_indexed,
+                                                                                              tiny_checkpoint):
+    import dataclasses
+
+    import numpy as np
+
+    from model import load_encoder
+    from model.encoder import Encoder
+    from model.query import load_query_encoder
+
+    service = _service(tiny_indexed)
+    assert isinstance(service.encoder, Encoder) and service.encoder.dtype == "float32"
+    queries = ["parse the config", "token bucket rate limiter"]
+    np.testing.assert_allclose(service.encoder.embed_queries(queries),
+                               load_query_encoder(tiny_checkpoint).embed_queries(queries), atol=1e-5)
+    (tiny_indexed / "src" / "added.py").write_text("def capybara_xylophone_tuner():\n    return 1\n")
+    assert service.reindex().files_new == 1
+    assert service._document_encoder().dtype == load_encoder(tiny_checkpoint, dtype="auto").dtype  # as `index`
+    assert "src/added.py" in {h.path for h in service.search(SearchRequest("capybara xylophone tuner")).hits}
+    service.close()
+
+    settings = dataclasses.replace(load_settings(tiny_indexed), dtype="float32")
+    service = IndexService(tiny_indexed, settings, model_chosen=False)
+    assert service._document_encoder() is service.encoder  # one model in memory
+    service.close()
