@@ -104,8 +104,9 @@ def percentiles(seconds: list[float], cpu_seconds: float) -> str:
 
 
 def warm_in_process(repo: Path, rounds: int) -> list[tuple[str, str]]:
-    """Rows for the query embedding alone (torch on its default threads, and on one) and for whole hybrid
-    searches (as core.search runs them: FAISS on one thread; and with FAISS on two, as before)."""
+    """Rows for the query embedding alone (the CLI's numpy encoder; torch in float32 on its default threads
+    and on one; torch in bfloat16) and for whole hybrid searches as the server runs them (core.search:
+    FAISS on one thread, per-term BM25 kept; and with FAISS on two)."""
     import faiss
     import torch
 
@@ -114,7 +115,8 @@ def warm_in_process(repo: Path, rounds: int) -> list[tuple[str, str]]:
 
     settings = load_settings(repo)
     index = open_index(settings.index_path(repo))
-    encoder, unavailable = core.load_query_encoder(index, settings, model_chosen=False)
+    index.keep_term_scores()  # as the server does
+    encoder, unavailable = core.load_query_encoder(index, settings, model_chosen=False, queries=True)
     assert encoder is not None, unavailable
     for query in QUERIES[:3]:
         core.search(index, core.SearchRequest(query), encoder, "", repo)
@@ -129,8 +131,14 @@ def warm_in_process(repo: Path, rounds: int) -> list[tuple[str, str]]:
         faiss.omp_set_num_threads(2)
         search_index(index, query, encoder, SearchOptions(root=str(repo)))
 
+    from model import load_encoder
+    from model.query import load_query_encoder
+
+    bf16, numpy_encoder = load_encoder(encoder.model_id, dtype="bfloat16"), load_query_encoder(encoder.model_id)
     cases = (
+        ("query embedding alone, numpy (the CLI's)", lambda q: numpy_encoder.embed_queries([q])),
         (f"query embedding alone, torch {threads} threads", lambda q: encoder.embed_queries([q])),
+        (f"query embedding alone, torch bfloat16, {threads} threads", lambda q: bf16.embed_queries([q])),
         ("query embedding alone, torch 1 thread", embed_on_one_thread),
         ("warm hybrid, in-process", lambda q: core.search(index, core.SearchRequest(q), encoder, "", repo)),
         ("warm hybrid, in-process, FAISS 2 threads", faiss_on_two_threads),
@@ -148,17 +156,34 @@ def warm_in_process(repo: Path, rounds: int) -> list[tuple[str, str]]:
     return rows
 
 
-def warm_through_server(index_dir: Path, pid: int, rounds: int) -> str:
+def warm_through_server(index_dir: Path, pid: int, rounds: int, mode: str = "hybrid") -> str:
     for query in QUERIES[:3]:
-        client.call(index_dir, "search", {"query": query, "full": True})
+        client.call(index_dir, "search", {"query": query, "full": True, "mode": mode})
     times, cpu = [], _process_cpu(pid)
     for _ in range(rounds):
         for query in QUERIES:
             start = time.perf_counter()
-            result = client.call(index_dir, "search", {"query": query, "full": True})
+            result = client.call(index_dir, "search", {"query": query, "full": True, "mode": mode})
             times.append(time.perf_counter() - start)
-            assert result and result["mode"] == "hybrid" and result["hits"]
+            assert result and result["mode"] == mode and result["hits"]
     return percentiles(times, _process_cpu(pid) - cpu)
+
+
+def start_server(repo: Path, env: dict[str, str]) -> subprocess.Popen:
+    server = subprocess.Popen([sys.executable, "-m", "codesearch", "serve", str(repo), "--detached"], env=env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while client.server_info(repo / ".codesearch") is None:
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.terminate()
+            raise SystemExit("the server did not start")
+        time.sleep(0.1)
+    return server
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    server.wait(timeout=60)
 
 
 def _process_cpu(pid: int) -> float:
@@ -210,20 +235,23 @@ def main() -> None:
     print(f"\n{chunks:,} chunks, 768-dim vectors; torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"load {os.getloadavg()[0]:.1f}")
     rows = warm_in_process(repo, args.rounds)
-    server = subprocess.Popen([sys.executable, "-m", "codesearch", "serve", str(repo), "--detached"], env=_env(),
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = start_server(repo, _env())
     try:
-        deadline = time.monotonic() + 600
-        while client.server_info(index_dir) is None:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the server did not start")
-            time.sleep(0.1)
         rows.append(("warm hybrid, through the server", warm_through_server(index_dir, server.pid, args.rounds)))
+        rows.append(("warm lexical, through the server",
+                     warm_through_server(index_dir, server.pid, args.rounds, "lexical")))
         rows.append(("cold CLI hybrid, server running", cold_cli(repo, "hybrid", args.cold_repeats)))
         rows.append(("cold CLI lexical, server running", cold_cli(repo, "lexical", args.cold_repeats)))
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        stop_server(server)
+    # What `auto` picks for trained weights on a CPU with native bfloat16 (this random checkpoint fails
+    # its probe and stays float32): documents and queries in bfloat16.
+    server = start_server(repo, dict(_env(), CODESEARCH_DTYPE="bfloat16"))
+    try:
+        rows.append(("warm hybrid, through the server, bfloat16",
+                     warm_through_server(index_dir, server.pid, args.rounds)))
+    finally:
+        stop_server(server)
     rows.append(("cold CLI hybrid, no server", cold_cli(repo, "hybrid", args.cold_repeats)))
     rows.append(("cold CLI lexical, no server", cold_cli(repo, "lexical", args.cold_repeats)))
     width = max(len(name) for name, _ in rows)

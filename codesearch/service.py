@@ -19,6 +19,19 @@ from codesearch.settings import Settings
 from indexer.types import Hit
 
 _GENERATION_KEYS = ("indexed_at", "scan_started_ns", "vectors_stamp", "model_id", "dim")
+_TORCH_THREADS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def _threads_for_torch(count: int) -> None:
+    """torch's intra-op threads for the calling thread (and the threads it starts). A query is one short
+    sequence, whose ~300 small operations gain nothing from a second OpenMP thread on a quiet machine
+    and lose much on a busy one, where the waiting thread spins while its partner is descheduled
+    (BENCHMARKS.md, Latency); a reindex embeds batches on every core."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != count:
+        torch.set_num_threads(count)
 
 
 class IndexService:
@@ -65,6 +78,7 @@ class IndexService:
     def search(self, request: core.SearchRequest) -> core.Answer:
         with self._lock:
             self._refresh()
+            _threads_for_torch(1)
             return core.search(self.index, request, self.encoder, self.unavailable, self.root)
 
     def related(self, path: str, line: int, k: int) -> list[Hit]:
@@ -90,6 +104,7 @@ class IndexService:
                 holds_vectors = self.index.vectors is not None
             if holds_vectors and self.encoder is None:
                 raise UsageProblem(f"the index holds vectors and the model is not available: {self.unavailable}")
+            _threads_for_torch(_TORCH_THREADS)
             batch = {"embed_batch_tokens": self.settings.batch_tokens} if self.settings.batch_tokens else {}
             summary = index_repository(self.root, self.index_dir, self._document_encoder() if holds_vectors else None,
                                        IndexOptions(**batch), since=since)
