@@ -53,6 +53,7 @@ FILE_SUPPORT_WEIGHT = 0.2  # files-only: weight of a file's further matching chu
 FILE_SUPPORT_CHUNKS = 3  # ... and how many of them count
 
 CONTAINER_DEMOTION = 0.8  # a chunk that holds another matching chunk of the same file
+ABBREVIATION_MIN = 4  # letters of a name part's stem, at least, to count as a query word's abbreviation
 STUB_MAX_LINES = 12  # a declaration without a body is short; longer chunks are not even inspected
 # Category -> multiplier for paths/chunks of that category when the query does not ask for it.
 DEMOTIONS = {
@@ -173,11 +174,21 @@ def _qualified(symbol: str) -> str:
 
 
 def _coverage(parts: list[str], vocabulary: frozenset[str], stems: frozenset[str]) -> float:
-    """The fraction of a name's (non-stop-word) parts that the query mentions."""
+    """The fraction of a name's (non-stop-word) parts that the query mentions, as such or abbreviated."""
     parts = [p for p in parts if p not in STOPWORDS]
     if not parts:
         return 0.0
-    return sum(1 for p in parts if p in vocabulary or word_stem(p) in stems) / len(parts)
+    return sum(1 for p in parts if p in vocabulary or word_stem(p) in stems or _abbreviates(p, vocabulary)) / len(parts)
+
+
+@lru_cache(maxsize=65536)
+def _abbreviates(part: str, vocabulary: frozenset[str]) -> bool:
+    """Whether a name part is a prefix abbreviation of a query word: `impls` of "implementations", `conn`
+    of "connection", `util` of "utilities". Names are shortened so; the table of indexer.query covers
+    the shortenings that are not prefixes (`cfg`, `ctx`). Stems of fewer than ABBREVIATION_MIN letters
+    (`str`, `con`, `app`) begin too many words to say which."""
+    stem = word_stem(part)
+    return len(stem) >= ABBREVIATION_MIN and any(len(w) > len(stem) + 2 and w.startswith(stem) for w in vocabulary)
 
 
 @lru_cache(maxsize=256)

@@ -69,6 +69,20 @@ def test_the_file_whose_name_the_query_spells_out_beats_a_longer_name():
     assert file_words_boost(hit(path="src/GroupHandler.php"), plan_query("GroupHandler")) == 1.0
 
 
+def test_a_name_abbreviating_the_querys_word_counts_as_that_word():
+    # serde: "standard library type Deserialize implementations" is de/impls.rs.
+    plan = plan_query("standard library type Deserialize implementations")
+    ranked = adjust([hit(path="serde/src/de/mod.rs", kind="file", score=1.0),
+                     hit(path="serde/src/de/impls.rs", kind="file", score=0.9)], plan)
+    assert [h.path for h in ranked] == ["serde/src/de/impls.rs", "serde/src/de/mod.rs"]
+    assert ranked[0].explain["file_words_boost"] == 1.0 + FILE_WORDS_BOOST
+    # `conn_pool` for "connection pool"; but a stem of three letters begins too many words: `str` is not
+    # "stream", and a name longer than the word is not its abbreviation.
+    assert file_words_boost(hit(path="src/conn_pool.py"), plan_query("connection pool sizing")) == 1.0 + FILE_WORDS_BOOST
+    assert file_words_boost(hit(path="src/str.py"), plan_query("read the stream in chunks")) == 1.0
+    assert file_words_boost(hit(path="src/parser.py"), plan_query("how to parse flags")) == 1.0
+
+
 @pytest.mark.parametrize("path,category", [
     ("tests/test_app.py", "tests"), ("pkg/app_test.go", "tests"), ("web/button.spec.ts", "tests"),
     ("examples/demo.py", "examples"), ("vendor/lib/x.go", "vendored"), ("src/legacy/old.py", "legacy"),
