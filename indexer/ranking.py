@@ -367,13 +367,19 @@ def diversify(hits: list[Hit], k: int) -> list[Hit]:
     SAME_FILE_DECAY times less than the one before, so a single file cannot fill the top k."""
     chosen: list[Hit] = []
     per_file: dict[str, int] = {}
-    pool = list(hits)
+    pool = sorted(hits, key=lambda h: (-h.score, h.chunk_id))
 
     def penalty(hit: Hit) -> float:
         return SAME_FILE_DECAY ** max(0, per_file.get(hit.path, 0) - SAME_FILE_FREE + 1)
 
     while pool and len(chosen) < k:
-        best_i = max(range(len(pool)), key=lambda i: (pool[i].score * penalty(pool[i]), -i))
+        best_i, best = 0, pool[0].score * penalty(pool[0])
+        for i in range(1, len(pool)):
+            if pool[i].score <= best:  # a penalty only lowers a score: no later hit can do better
+                break
+            value = pool[i].score * penalty(pool[i])
+            if value > best:
+                best_i, best = i, value
         hit = pool.pop(best_i)
         factor = penalty(hit)
         if factor != 1.0:
