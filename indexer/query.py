@@ -26,6 +26,7 @@ MAX_QUERY_TERMS = 64  # a pasted snippet as a query: its first terms say enough,
 # dev split with all-MiniLM-L6-v2 as the semantic side (BENCHMARKS.md): prose leans on the model far
 # more than identifiers do (natural 1.0 -> 2.0 and mixed 0.8 -> 1.2: hybrid 0.872 -> 0.878, 3.0 gave 0.879
 # but let a random model outvote BM25 on the test fixture: a weak model must not sink lexical answers).
+# The semantic weight is further scaled, per query, by how far the model agrees with BM25 (indexer.fusion).
 FUSION_WEIGHTS = {
     SYMBOL: (1.0, 0.35),
     KEYWORD: (1.0, 0.7),

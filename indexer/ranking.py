@@ -5,7 +5,12 @@ a hit sits where it does:
 
 - "definition_boost": the chunk defines the queried symbol (`parse_config` -> `def parse_config`), more
   so in the case the query typed (`URL` the class over `Response.url`); for prose queries, the chunk's
-  symbol name is made of the query's words ("count the lines" -> `count_lines`).
+  symbol name is made of the query's words ("count the lines" -> `count_lines`). In a hybrid search it
+  multiplies only the hit's "lexical_share" of the fused score (indexer.search): that the name is
+  the one asked for is evidence about the query's words, and the semantic share has already read the
+  name (the encoder embeds each chunk under its "symbol:" header), so multiplying it too would count
+  the name again and let the model's near-ties among same-named chunks decide. In lexical and
+  semantic searches the fused score is all of one side and the boost multiplies all of it.
 - "declares": a file or class chunk that is not the definition but declares the symbol in its text
   (`export interface ZodObject`): definitions the chunker does not cut out still count.
 - "file_name_boost": a symbol query names the file (`SqlMapper` -> SqlMapper.cs).
@@ -355,10 +360,14 @@ def adjust(hits: list[Hit], plan: QueryPlan) -> list[Hit]:
         if hit.chunk_id in outer and defined < EXACT_DEFINITION_BOOST:
             factors["container_demotion"] = CONTAINER_DEMOTION
         factors.update(demotions(hit, plan))
+        lexical_share = hit.explain.get("lexical_share")  # hybrid only: the part of the fused score BM25 gave
         for name, factor in factors.items():
             if factor != 1.0:
                 hit.explain[name] = round(factor, 4)
-                hit.score *= factor
+                if name == "definition_boost" and lexical_share is not None:
+                    hit.score += lexical_share * (factor - 1.0)  # comes first: score is still the fused one
+                else:
+                    hit.score *= factor
     return sorted(hits, key=lambda h: (-h.score, h.chunk_id))
 
 

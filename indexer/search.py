@@ -7,7 +7,9 @@
     result.query_kind # "symbol" | "keyword" | "mixed" | "natural" (indexer.query)
 
 `Hit.explain` holds the score parts: "lexical" (BM25, higher = better), "expanded" (the same with the
-query's abbreviations), "semantic" (cosine), each with its "<name>_rank"; "fused"; the ranking layer's
+query's abbreviations), "semantic" (cosine), each with its "<name>_rank"; "fused"; in hybrid mode with
+lexical matches, the query's "agreement" between the two sides, the "semantic_weight" it left the
+semantic side (indexer.fusion) and the hit's "lexical_share" of "fused"; the ranking layer's
 multipliers (indexer.ranking); and the final "score". `Hit.stale` is set when the file on disk is gone
 or its content differs from what was indexed, as `codesearch status` decides it (root: `options.root`,
 else the index meta's "root").
@@ -31,7 +33,7 @@ from indexer import bm25, confined
 from indexer.chunking import content_hash
 from indexer.errors import SemanticSearchUnavailable
 from indexer.store import DB_NAME, raise_as_corrupt
-from indexer.fusion import fuse
+from indexer.fusion import agreement, fuse, semantic_trust
 from indexer.query import QueryPlan, plan_query
 from indexer.candidates import named_chunks
 from indexer.ranking import adjust, aggregate_files, diversify
@@ -88,9 +90,14 @@ def _search(index, query: str, encoder, options: SearchOptions) -> SearchResult:
         mode = "lexical"
 
     lists = _candidate_lists(index, plan, encoder, mode, options)
+    # The semantic side's weight shrinks when its best candidates hardly match the query's words
+    # (indexer.fusion.agreement): a weak model must not sink lexical answers.
+    agreed = agreement(lists.get("lexical", ()), lists.get("semantic", ()))
     weights = {"lexical": plan.lexical_weight, "expanded": EXPANDED_WEIGHT * plan.lexical_weight,
-               "semantic": plan.semantic_weight}
+               "semantic": plan.semantic_weight * semantic_trust(agreed)}
     fused = fuse(lists, weights, method=options.fusion, min_max=("semantic",))
+    # Hybrid with lexical evidence: the ranking layer's definition boost multiplies the lexical share.
+    lexical_share = agreed is not None
 
     hits = _load_hits(index.conn, [f.chunk_id for f in fused], options)
     by_id = {h.chunk_id: h for h in hits}
@@ -102,6 +109,10 @@ def _search(index, query: str, encoder, options: SearchOptions) -> SearchResult:
         hit.score = f.score
         hit.explain.update(f.parts)  # rounded below, for the hits returned
         hit.explain["fused"] = f.score
+        if lexical_share:
+            hit.explain["agreement"] = agreed
+            hit.explain["semantic_weight"] = weights["semantic"]
+            hit.explain["lexical_share"] = f.shares.get("lexical", 0.0) + f.shares.get("expanded", 0.0)
         ordered.append(hit)
     if options.ranking:
         ordered = adjust(ordered, plan)
@@ -111,7 +122,8 @@ def _search(index, query: str, encoder, options: SearchOptions) -> SearchResult:
         ordered = diversify(ordered, options.k)
     else:
         ordered = ordered[: options.k]
-    parts = {part for name in lists for part in (name, f"{name}_rank")} | {"fused"}
+    parts = {part for name in lists for part in (name, f"{name}_rank")} | {"fused", "agreement", "semantic_weight",
+                                                                          "lexical_share"}
     for hit in ordered:
         hit.explain.update({name: round(hit.explain[name], 6) for name in parts & hit.explain.keys()})
         hit.explain["score"] = round(hit.score, 6)

@@ -27,6 +27,25 @@ def test_exact_definition_of_the_queried_symbol_is_boosted():
     assert definition_boost(hit(kind="file", symbol="parse_config"), plan) == 1.0
 
 
+def test_in_hybrid_the_definition_boost_multiplies_the_lexical_share_only():
+    # Two definitions of the name asked for: the model ranks them almost alike (a near-tie the boost
+    # would amplify), BM25 prefers the first. The boost lifts each by its lexical share, so BM25 decides.
+    plan = plan_query("parse_config")
+    by_words = hit(path="src/config.py", symbol="parse_config", score=1.8)
+    by_words.explain["lexical_share"] = 0.8  # + 1.0 from the semantic side
+    by_model = hit(path="src/legacy.py", symbol="parse_config", score=1.9)
+    by_model.explain["lexical_share"] = 0.5  # + 1.4 from the semantic side
+    boost = EXACT_DEFINITION_BOOST * EXACT_CASE_BOOST
+    ranked = adjust([by_model, by_words], plan)
+    assert [h.path for h in ranked] == ["src/config.py", "src/legacy.py"]
+    assert by_words.score == pytest.approx(1.8 + 0.8 * (boost - 1))
+    assert by_words.explain["definition_boost"] == boost
+    # Without a lexical share (lexical or semantic search) the boost multiplies the whole score.
+    alone = hit(symbol="parse_config", score=1.9)
+    adjust([alone], plan)
+    assert alone.score == pytest.approx(1.9 * boost)
+
+
 def test_qualified_definition_beats_a_same_named_method_elsewhere():
     plan = plan_query("HttpClient.send")
     right = hit(kind="method", symbol="HttpClient.send", parent="HttpClient")

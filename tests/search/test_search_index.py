@@ -3,7 +3,10 @@ import os
 
 import pytest
 
+from indexer import fusion
+from indexer.encoder import FakeEncoder
 from indexer.errors import SemanticSearchUnavailable
+from indexer.query import plan_query
 from indexer.search import SearchOptions, path_matches, search
 from indexer.index import open_index
 
@@ -64,6 +67,31 @@ def test_semantic_only(index, encoder):
     assert result.mode == "semantic"
     assert result.hits and all("lexical" not in h.explain for h in result.hits)
     assert "semantic" in result.hits[0].explain
+
+
+class MisleadingEncoder(FakeEncoder):
+    """The index's encoder for documents, but every query lands on ring-buffer code: a model that is
+    confidently wrong, its favourites sharing no word with the query."""
+
+    def embed_queries(self, texts):
+        return self._embed(["ring buffer overwrite oldest slot wrap around capacity"] * len(texts))
+
+
+def test_a_model_that_disagrees_with_bm25_cannot_sink_the_lexical_answer(index, encoder, monkeypatch):
+    query = "parse the config file"
+    lexical_top = search(index, query, None, lexical()).hits[0]
+    assert lexical_top.symbol == "parse_config"
+    misled = search(index, query, MisleadingEncoder(), SearchOptions(mode="hybrid")).hits
+    assert misled[0].chunk_id == lexical_top.chunk_id
+    assert misled[0].explain["agreement"] < fusion.AGREEMENT_FULL
+    assert misled[0].explain["semantic_weight"] < plan_query(query).semantic_weight
+    monkeypatch.setattr(fusion, "AGREEMENT_FULL", 1e-9)  # trust any model fully: it outvotes BM25
+    assert search(index, query, MisleadingEncoder(), SearchOptions(mode="hybrid")).hits[0].symbol != "parse_config"
+    monkeypatch.undo()
+    # A model that favours what BM25 favours keeps its full weight.
+    agreeing = search(index, "refill the token bucket", encoder, SearchOptions(mode="hybrid")).hits[0]
+    assert agreeing.explain["semantic_weight"] == plan_query("refill the token bucket").semantic_weight
+    assert agreeing.symbol == "RateLimiter.refill"
 
 
 def test_hybrid_without_an_encoder_degrades_to_lexical(index):
