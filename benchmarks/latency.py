@@ -27,6 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `codesearch serve` sets it (service.quiet_openmp)
 
 from benchmarks.indexer import python_file  # noqa: E402
 from codesearch import client, core  # noqa: E402

@@ -364,7 +364,9 @@ def serve(
     Lines on the index's socket, which `codesearch search` then uses. Ends on stdin EOF, SIGTERM or --stop."""
     with reported(_debug(ctx)):
         from codesearch import serve as server
-        from codesearch.service import IndexService
+        from codesearch.service import IndexService, quiet_openmp
+
+        quiet_openmp()
         from indexer.errors import IndexMissing
         from indexer.store import DB_NAME
 

@@ -20,13 +20,21 @@ from indexer.types import Hit
 
 _GENERATION_KEYS = ("indexed_at", "scan_started_ns", "vectors_stamp", "model_id", "dim")
 _TORCH_THREADS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+QUERY_THREADS = min(2, _TORCH_THREADS)  # a query's ~300 small operations gain little from more
+
+
+def quiet_openmp() -> None:
+    """Let idle OpenMP threads sleep rather than spin (unless the user chose): torch's and FAISS's
+    runtimes each keep a pool, and on a busy machine a spinning thread takes the core its partner
+    needs: warm queries at 100k chunks took 0.75 s p50 with the default policy against 0.48-0.58 s
+    with this one beside two busy processes on 2 cores, and about the same on a quiet machine
+    (BENCHMARKS.md, Latency). Read when a runtime starts: call before torch loads."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _threads_for_torch(count: int) -> None:
-    """torch's intra-op threads for the calling thread (and the threads it starts). A query is one short
-    sequence, whose ~300 small operations gain nothing from a second OpenMP thread on a quiet machine
-    and lose much on a busy one, where the waiting thread spins while its partner is descheduled
-    (BENCHMARKS.md, Latency); a reindex embeds batches on every core."""
+    """torch's intra-op threads for the calling thread (and the threads it starts): QUERY_THREADS for a
+    query, every core for a reindex, which embeds batches."""
     import sys
 
     torch = sys.modules.get("torch")
@@ -78,7 +86,7 @@ class IndexService:
     def search(self, request: core.SearchRequest) -> core.Answer:
         with self._lock:
             self._refresh()
-            _threads_for_torch(1)
+            _threads_for_torch(QUERY_THREADS)
             return core.search(self.index, request, self.encoder, self.unavailable, self.root)
 
     def related(self, path: str, line: int, k: int) -> list[Hit]:
