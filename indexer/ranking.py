@@ -196,11 +196,18 @@ def _abbreviates(part: str, vocabulary: frozenset[str]) -> bool:
     return len(stem) >= ABBREVIATION_MIN and any(len(w) > len(stem) + 2 and w.startswith(stem) for w in vocabulary)
 
 
-@lru_cache(maxsize=256)
 def _query_vocabulary(plan: QueryPlan) -> tuple[frozenset[str], frozenset[str]]:
-    """The query's words with their expansions, and the stems of those."""
-    vocabulary = plan.words | frozenset(plan.expansions)
-    return vocabulary, frozenset(word_stem(w) for w in vocabulary)
+    """The query's words with their expansions, and the stems of those (asked once per candidate: the
+    last plan's answer is kept by identity, which costs less than hashing the plan)."""
+    global _last_vocabulary
+    last = _last_vocabulary  # one tuple, read and replaced whole: safe across threads
+    if last[0] is not plan:
+        vocabulary = plan.words | frozenset(plan.expansions)
+        last = _last_vocabulary = (plan, (vocabulary, frozenset(word_stem(w) for w in vocabulary)))
+    return last[1]
+
+
+_last_vocabulary: tuple = (None, None)
 
 
 @lru_cache(maxsize=65536)
@@ -250,6 +257,7 @@ def names_file(path: str, name: str) -> bool:
     return _file_stem(path) == word_stem(name.lower().replace("_", ""))
 
 
+@lru_cache(maxsize=65536)
 def symbol_name(symbol: str) -> str:
     """The last part of a qualified symbol: `Foo::bar`, `Foo.bar`, `Foo#bar`, `Foo->bar` -> `bar`."""
     return _SYMBOL_SEPARATOR.split(symbol)[-1]
@@ -313,12 +321,20 @@ def _path_words(path: str) -> tuple[frozenset[str], frozenset[str]]:
 
 def demotions(hit: Hit, plan: QueryPlan) -> dict[str, float]:
     """Multipliers for each demotable category the hit falls in and the query does not ask for."""
-    categories = set(path_categories(hit.path))
-    if hit.language in _LANGUAGE_CATEGORIES:
-        categories.add(_LANGUAGE_CATEGORIES[hit.language])
-    if "stubs" not in categories and is_declaration_stub(hit):
-        categories.add("stubs")
-    return {f"demote_{c}": DEMOTIONS[c] for c in sorted(categories) if c not in plan.asks_for}
+    categories = path_categories(hit.path)
+    stub = "stubs" not in categories and is_declaration_stub(hit)
+    return dict(_demotions(categories, hit.language, stub, plan.asks_for))
+
+
+@lru_cache(maxsize=4096)
+def _demotions(categories: frozenset[str], language: str | None, stub: bool,
+               asks_for: frozenset[str]) -> tuple[tuple[str, float], ...]:
+    found = set(categories)
+    if language in _LANGUAGE_CATEGORIES:
+        found.add(_LANGUAGE_CATEGORIES[language])
+    if stub:
+        found.add("stubs")
+    return tuple((f"demote_{c}", DEMOTIONS[c]) for c in sorted(found) if c not in asks_for)
 
 
 def containers(hits: list[Hit]) -> set[int]:
@@ -362,12 +378,13 @@ def adjust(hits: list[Hit], plan: QueryPlan) -> list[Hit]:
         factors.update(demotions(hit, plan))
         lexical_share = hit.explain.get("lexical_share")  # hybrid only: the part of the fused score BM25 gave
         for name, factor in factors.items():
-            if factor != 1.0:
-                hit.explain[name] = round(factor, 4)
-                if name == "definition_boost" and lexical_share is not None:
-                    hit.score += lexical_share * (factor - 1.0)  # comes first: score is still the fused one
-                else:
-                    hit.score *= factor
+            if factor == 1.0:
+                continue
+            hit.explain[name] = round(factor, 4)
+            if name == "definition_boost" and lexical_share is not None:
+                hit.score += lexical_share * (factor - 1.0)  # comes first: score is still the fused one
+            else:
+                hit.score *= factor
     return sorted(hits, key=lambda h: (-h.score, h.chunk_id))
 
 
