@@ -226,9 +226,9 @@ _DECLARED_BEFORE = re.compile(
 )
 
 
-@lru_cache(maxsize=1024)
-def _name_pattern(name: str) -> re.Pattern:
-    return re.compile(r"(?<![\w$])\$?" + re.escape(name) + r"(?![\w$])")
+def _word_or_dollar(text: str, i: int) -> bool:
+    """Whether text[i] exists and is in the regex class [\\w$]."""
+    return 0 <= i < len(text) and (text[i].isalnum() or text[i] in "_$")
 
 
 def declares(hit: Hit, plan: QueryPlan) -> float:
@@ -237,12 +237,19 @@ def declares(hit: Hit, plan: QueryPlan) -> float:
     macros), so that the defining file still stands out. `adjust` asks only chunks that are not
     themselves the definition."""
     name = plan.symbol_text
-    if not name or hit.kind not in ("file", "class") or name not in hit.text:
+    if not name or hit.kind not in ("file", "class"):
         return 1.0
-    for match in _name_pattern(name).finditer(hit.text):
-        # The name is found literally (fast); only the few characters before it are matched.
-        if _DECLARED_BEFORE.search(hit.text, max(0, match.start() - 24), match.start()):
-            return DECLARES_BOOST
+    text = hit.text
+    # Each whole-word occurrence of the name (`\$?name` with no [\w$] around it), found literally: a
+    # regex scan of a large file for a common name costs far more. Only the few characters before it
+    # are matched against the declaring keywords.
+    at = text.find(name)
+    while at != -1:
+        start = at - 1 if at > 0 and text[at - 1] == "$" else at
+        if not _word_or_dollar(text, start - 1) and not _word_or_dollar(text, at + len(name)):
+            if _DECLARED_BEFORE.search(text, max(0, start - 24), start):
+                return DECLARES_BOOST
+        at = text.find(name, at + 1)
     return 1.0
 
 
