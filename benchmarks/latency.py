@@ -176,11 +176,14 @@ def start_server(repo: Path, env: dict[str, str]) -> subprocess.Popen:
     server = subprocess.Popen([sys.executable, "-m", "codesearch", "serve", str(repo), "--detached"], env=env,
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 600
-    while client.server_info(repo / ".codesearch") is None:
+    started = time.monotonic()
+    # Up and done with its warm-up (the common terms' BM25, codesearch/service.py: warm_up).
+    while (client.server_info(repo / ".codesearch") or {}).get("warmed_terms") is None:
         if server.poll() is not None or time.monotonic() > deadline:
             server.terminate()
             raise SystemExit("the server did not start")
         time.sleep(0.1)
+    print(f"  server ready, common terms kept, after {time.monotonic() - started:.1f} s", flush=True)
     return server
 
 

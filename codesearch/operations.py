@@ -75,6 +75,7 @@ def server_info(service: IndexService, params: dict[str, Any] | None = None) -> 
         "pid": os.getpid(), "root": str(service.root), "index_dir": str(service.index_dir),
         "model": service.model_id, "watching": service.watching,
         "uptime_s": round(time.time() - service.started_at, 1), "last_reindex": service.last_reindex,
+        "warmed_terms": service.warmed_terms,
     }
 
 

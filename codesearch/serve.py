@@ -146,6 +146,7 @@ def run(service: IndexService, *, stdio: bool, watch: bool) -> None:
 
     stop_watching = threading.Event()
     _note_stop_signals()
+    service.warm_up()
     with listening(service):
         if watch:
             from codesearch.watch import start_watcher

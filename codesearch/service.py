@@ -54,6 +54,9 @@ class IndexService:
         self._reindexing = threading.Lock()
         self.index = open_index(self.index_dir)
         self.index.keep_term_scores()
+        self.warmed_terms: int | None = None  # common terms whose BM25 is kept (None while warming)
+        self._warming = 0  # the warm-up in progress: a later one (after a change) stops the earlier
+        self._closed = False
         self._generation = self._read_generation()
         # The torch Encoder in float32 (unless another precision is configured): the CLI's query vectors
         # within 1e-5, so the same answers, in half the time of its torch-free one.
@@ -62,6 +65,35 @@ class IndexService:
         self.started_at = time.time()
         self.last_reindex: dict | None = None
         self.watching = False  # set by the server when a file watcher feeds reindex()
+
+    def warm_up(self) -> threading.Thread:
+        """Compute, in a thread, the BM25 of the index's common terms (indexer.bm25.common_terms), the
+        costliest part of a query that meets them for the first time; one term at a time under the
+        query lock, so queries wait for one term at most. Started again after the index changes."""
+        self._warming += 1
+        self.warmed_terms = None
+        thread = threading.Thread(target=self._warm, args=(self._warming,), name="warm-up", daemon=True)
+        thread.start()
+        return thread
+
+    def _warm(self, run: int) -> None:
+        import sqlite3
+
+        from indexer.bm25 import common_terms
+        from indexer.store import DB_NAME
+
+        try:
+            terms = common_terms(self.index_dir / DB_NAME)
+            warmed = 0
+            for term in terms:
+                with self._lock:
+                    if self._closed or run != self._warming or self.index.term_cache is None:
+                        return
+                    warmed += self.index.term_cache.warm(term)
+        except sqlite3.Error:  # a damaged or vanished index: the next query reports it
+            return
+        if run == self._warming:
+            self.warmed_terms = warmed
 
     @property
     def model_id(self) -> str | None:
@@ -135,6 +167,7 @@ class IndexService:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self.index.close()
 
     # --- keeping the open index current ---------------------------------------------------------------
@@ -173,6 +206,8 @@ class IndexService:
             self.index = fresh
             generation = self._read_generation()
         self._generation = generation  # read before catching up: a later write shows at the next query
+        if self._warming:
+            self.warm_up()  # the kept scores were dropped with the change
         wanted = core.query_model(self.index, self.settings, self.model_chosen)
         if core.has_vectors(self.index) and (self.encoder is None or self.encoder.model_id != wanted):
             self.encoder, self.unavailable = encoders.load_if_available(

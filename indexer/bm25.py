@@ -31,6 +31,8 @@ Ranked = list[tuple[int, float]]
 
 _WEIGHTS = ", ".join(str(w) for w in FTS_WEIGHTS)
 CACHE_POSTINGS = 8_000_000  # (rowid, score) pairs kept at most: 128 MB
+COMMON_SHARE = 0.01  # `common_terms`: terms found in at least this share of the chunks ...
+COMMON_POSTINGS = CACHE_POSTINGS // 2  # ... and, most common first, this many postings at most
 
 
 def ranked(conn, terms: Sequence[str], limit: int, filters: tuple[str, list] = ("", []),
@@ -59,14 +61,65 @@ def ranked(conn, terms: Sequence[str], limit: int, filters: tuple[str, list] = (
     return ordered[:limit] + [pair for pair in ordered[limit:] if pair[0] in named]
 
 
+def common_terms(db_path, share: float = COMMON_SHARE, budget: int = COMMON_POSTINGS) -> list[str]:
+    """The index's terms (as FTS5 stores them: stemmed) found in at least `share` of its chunks, most
+    common first, as many as `budget` postings hold: the terms whose BM25 costs a query most, for
+    `TermCache.warm`. Read on a connection of its own, since fts5vocab reads the whole FTS index."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        conn.execute("CREATE VIRTUAL TABLE temp.common_terms USING fts5vocab(main, chunks_fts, 'row')")
+        (chunks,) = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()
+        rows = conn.execute("SELECT term, doc FROM temp.common_terms WHERE doc >= ? ORDER BY doc DESC, term",
+                            (max(1, int(chunks * share)),)).fetchall()
+    finally:
+        conn.close()
+    chosen, total = [], 0
+    for term, docs in rows:
+        if total + docs > budget:
+            break
+        chosen.append(term)
+        total += docs
+    return chosen
+
+
 class TermCache:
-    """Per-term FTS5 scores of one connection's database, kept while nobody else writes to it."""
+    """Per-term FTS5 scores of one connection's database, kept while nobody else writes to it.
+
+    Entries are keyed by the token FTS5's tokenizer makes of the term (`stem`: "refreshed" and
+    "refresh" are one entry, as they are one term to FTS5), found by tokenizing it in a temporary FTS5
+    table with the index's own tokenizer, so that `warm` can fill the cache from the index's
+    vocabulary, which holds the tokens."""
 
     def __init__(self, conn, max_postings: int = CACHE_POSTINGS):
         self.conn, self.max_postings = conn, max_postings
         self._terms: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._postings = 0
         self._version = None
+        self._stems: dict[str, str | None] = {}
+
+    def warm(self, token: str) -> bool:
+        """Compute and keep the scores of an index token (from `common_terms`); False when no query term
+        can name it (the token is not its own stem: "modul", which "module" is stemmed to)."""
+        self._check_version()
+        if self.stem(token) != token:
+            return False
+        self._term(token)
+        return True
+
+    def stem(self, term: str) -> str | None:
+        """The one token FTS5 makes of `term` (None when it makes none or several)."""
+        if term not in self._stems:
+            from indexer.lexical import FTS_TOKENIZE
+
+            self.conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.bm25_stems USING fts5(t, tokenize=\"{FTS_TOKENIZE}\")")
+            self.conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.bm25_tokens USING fts5vocab(temp, bm25_stems, 'row')")
+            self.conn.execute("INSERT INTO temp.bm25_stems(t) VALUES (?)", (term,))
+            tokens = self.conn.execute("SELECT term FROM temp.bm25_tokens").fetchall()
+            self.conn.execute("DELETE FROM temp.bm25_stems")
+            self._stems[term] = tokens[0][0] if len(tokens) == 1 else None
+        return self._stems[term]
 
     def ranked(self, terms: Sequence[str], limit: int, also: Sequence[int] = ()) -> Ranked:
         self._check_version()
@@ -100,16 +153,18 @@ class TermCache:
             self._version = version
 
     def _term(self, term: str) -> tuple[np.ndarray, np.ndarray]:
-        found = self._terms.get(term)
+        token = self.stem(term)
+        key = token if token is not None else "=" + term  # tokens are letters, digits and "_": no clash
+        found = self._terms.get(key)
         if found is not None:
-            self._terms.move_to_end(term)
+            self._terms.move_to_end(key)
             return found
         rows = self.conn.execute(
             f"SELECT rowid, -bm25(chunks_fts, {_WEIGHTS}) FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rowid",
             (match_expression([term]),)).fetchall()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
-        self._terms[term] = (ids, scores)
+        self._terms[key] = (ids, scores)
         self._postings += len(ids)
         while self._postings > self.max_postings and len(self._terms) > 1:
             _, (old, _) = self._terms.popitem(last=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import time
 
 import pytest
 
@@ -109,4 +110,33 @@ def test_the_server_embeds_queries_as_the_cli_does_and_documents_at_the_configur
     settings = dataclasses.replace(load_settings(tiny_indexed), dtype="float32")
     service = IndexService(tiny_indexed, settings, model_chosen=False)
     assert service._document_encoder() is service.encoder  # one model in memory
+    service.close()
+
+
+def test_the_warm_up_keeps_the_common_terms_and_answers_stay_those_of_a_cold_search(repo, cli):
+    from indexer.bm25 import common_terms
+    from indexer.index import open_index
+    from indexer.search import SearchOptions, search
+
+    assert cli("index", repo, "--lexical-only", "--quiet").exit_code == 0
+    service = _service(repo)
+    service.warm_up().join(timeout=120)
+    common = common_terms(service.index_dir / "index.sqlite")
+    assert service.warmed_terms and 0 < service.warmed_terms <= len(common)
+    kept = set(service.index.term_cache._terms)
+    assert kept and kept <= set(common)  # only the index's own tokens, each its own stem
+    cold = open_index(service.index_dir)
+    for query in ("return the value", "refill the token bucket", "parse_config", "temperatures converted"):
+        warm = service.search(SearchRequest(query, mode="lexical")).hits
+        assert [(h.chunk_id, h.score) for h in warm] == [
+            (h.chunk_id, h.score) for h in search(cold, query, None, SearchOptions(mode="lexical", root=str(repo))).hits]
+    cold.close()
+
+    (repo / "src" / "zoo.py").write_text("def zebra_return():\n    return 'return'\n")
+    assert cli("index", repo, "--quiet").exit_code == 0  # another writer: the kept scores go, then come back
+    assert "src/zoo.py" in {h.path for h in service.search(SearchRequest("zebra return", mode="lexical")).hits}
+    deadline = time.monotonic() + 120
+    while service.warmed_terms is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert service.warmed_terms
     service.close()

@@ -82,3 +82,15 @@ def test_filtered_searches_take_the_sql_path(index):
     finally:
         index.term_cache = None
     assert hits and all(h.language == "python" for h in hits)
+
+
+def test_terms_with_one_stem_share_an_entry_and_warming_takes_only_tokens_a_query_can_name(index):
+    cache = bm25.TermCache(index.conn)
+    assert cache.stem("configs") == cache.stem("config") == "config" and cache.stem("parse_config") == "parse_config"
+    assert bm25.ranked(index.conn, ["configs"], 50, cache=cache) == bm25.ranked(index.conn, ["configs"], 50)
+    assert bm25.ranked(index.conn, ["config"], 50, cache=cache) == bm25.ranked(index.conn, ["config"], 50)
+    assert len(cache._terms) == 1  # "config" came from the entry "configs" made
+    # "response" is stored as "respons", which is stemmed again to "respon": no query term gives "respons"
+    assert cache.stem("response") == "respons" != cache.stem("respons")
+    assert cache.warm("return") and not cache.warm("respons")
+    assert bm25.ranked(index.conn, ["returns", "response"], 50, cache=cache) == bm25.ranked(index.conn, ["returns", "response"], 50)
