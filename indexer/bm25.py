@@ -84,6 +84,44 @@ def common_terms(db_path, share: float = COMMON_SHARE, budget: int = COMMON_POST
     return chosen
 
 
+def ranked_and_expanded(conn, terms: Sequence[str], expansions: Sequence[str], limit: int,
+                        filters: tuple[str, list] = ("", []), also: Iterable[int] = (),
+                        cache: "TermCache | None" = None) -> tuple[Ranked, Ranked]:
+    """`ranked(terms, limit, filters, also)` and `ranked(terms + expansions, limit, filters)` with one
+    pass over the rows of `terms`: the second is, row by row, the first's score plus each expansion's
+    own, added in order (the sum FTS5 computes), and only rows the first ranks in its top `limit` or
+    an expansion matches can be in its top `limit`. Each expansion (`cfg`, `ctx`: rarer words, as a
+    rule) costs a pass over its own rows."""
+    named = [int(i) for i in dict.fromkeys(also)]
+    extra = [_term_scores(conn, e, filters, cache) for e in expansions]
+    touched = list(dict.fromkeys(cid for scores in extra for cid in scores))
+    seen = set(named)
+    rows = ranked(conn, terms, limit, filters, also=named + [c for c in touched if c not in seen], cache=cache)
+    # `ranked` gives the top `limit` and then the `also` rows that match, best first
+    top = sorted(rows, key=lambda pair: (-pair[1], pair[0]))
+    plain = top[:limit] + [pair for pair in top[limit:] if pair[0] in seen]
+    totals = dict(top)
+    for cid in touched:
+        totals.setdefault(cid, 0.0)
+    for cid, score in totals.items():
+        for scores in extra:
+            if cid in scores:
+                score += scores[cid]
+        totals[cid] = score
+    return plain, sorted(totals.items(), key=lambda pair: (-pair[1], pair[0]))[:limit]
+
+
+def _term_scores(conn, term: str, filters: tuple[str, list], cache: "TermCache | None") -> dict[int, float]:
+    """{chunk id: the single-term BM25 score} of every chunk matching `term` (filters applied)."""
+    if cache is not None and not filters[0]:
+        ids, scores = cache.postings(term)
+        return dict(zip(ids.tolist(), scores.tolist()))
+    where, params = filters
+    return {int(cid): float(score) for cid, score in conn.execute(
+        f"SELECT c.id, -bm25(chunks_fts, {_WEIGHTS}) FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
+        f"WHERE chunks_fts MATCH ?{where}", (match_expression([term]), *params))}
+
+
 class TermCache:
     """Per-term FTS5 scores of one connection's database, kept while nobody else writes to it.
 
@@ -107,6 +145,11 @@ class TermCache:
             return False
         self._term(token)
         return True
+
+    def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """The rowids matching `term` and their single-term scores (kept, as for `ranked`)."""
+        self._check_version()
+        return self._term(term)
 
     def stem(self, term: str) -> str | None:
         """The one token FTS5 makes of `term` (None when it makes none or several)."""

@@ -141,12 +141,13 @@ def _candidate_lists(index, plan: QueryPlan, encoder, mode: str, options: Search
     if mode in ("hybrid", "lexical"):
         cache = getattr(index, "term_cache", None)
         named = named_chunks(index.conn, plan, _sql_filters(options))
-        lists["lexical"] = lexical_candidates(index.conn, plan.terms, pool, options, also=named, cache=cache)
         if plan.expansions:
             # Abbreviations ("configuration" -> config) as their own, weaker list: mixed into the main
             # query they add as much noise as they find (BENCHMARKS.md).
-            lists["expanded"] = lexical_candidates(index.conn, plan.terms + plan.expansions, pool, options,
-                                                   cache=cache)
+            lists["lexical"], lists["expanded"] = bm25.ranked_and_expanded(
+                index.conn, plan.terms, plan.expansions, pool, _sql_filters(options), also=named, cache=cache)
+        else:
+            lists["lexical"] = lexical_candidates(index.conn, plan.terms, pool, options, also=named, cache=cache)
     if mode in ("hybrid", "semantic"):
         query_vector = embed_query(index, encoder, plan.text)
         semantic = semantic_candidates(index, query_vector, pool, filtered)

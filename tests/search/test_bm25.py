@@ -14,7 +14,8 @@ from indexer.search import SearchOptions, search
 from tests.search.conftest import build_index
 
 QUERIES = ["parse_config", "parse the config file", "HttpClient.send", "retry with backoff", "area of a circle",
-           "config config parse", "Shape", "token tokens tokenize"]
+           "config config parse", "Shape", "token tokens tokenize", "read the configuration from the directory",
+           "function arguments and their length"]
 
 
 def test_cached_sums_equal_the_sql_statement(index):
@@ -94,3 +95,17 @@ def test_terms_with_one_stem_share_an_entry_and_warming_takes_only_tokens_a_quer
     assert cache.stem("response") == "respons" != cache.stem("respons")
     assert cache.warm("return") and not cache.warm("respons")
     assert bm25.ranked(index.conn, ["returns", "response"], 50, cache=cache) == bm25.ranked(index.conn, ["returns", "response"], 50)
+
+
+def test_the_expanded_list_from_one_pass_equals_its_own_statement(index):
+    for query in QUERIES:
+        plan = plan_query(query)
+        if not plan.expansions:
+            continue
+        named = [cid for cid, in index.conn.execute("SELECT id FROM chunks ORDER BY id DESC LIMIT 3")]
+        for cache in (None, bm25.TermCache(index.conn)):
+            for limit in (2, 200):
+                plain, expanded = bm25.ranked_and_expanded(index.conn, plan.terms, plan.expansions, limit,
+                                                           also=named, cache=cache)
+                assert plain == bm25.ranked(index.conn, plan.terms, limit, also=named), query
+                assert expanded == bm25.ranked(index.conn, plan.terms + plan.expansions, limit), query
