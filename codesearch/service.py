@@ -66,30 +66,36 @@ class IndexService:
         self.last_reindex: dict | None = None
         self.watching = False  # set by the server when a file watcher feeds reindex()
 
-    def warm_up(self) -> threading.Thread:
+    def warm_up(self, asked_only: bool = False) -> threading.Thread:
         """Compute, in a thread, the BM25 of the index's common terms (indexer.bm25.common_terms), the
         costliest part of a query that meets them for the first time; one term at a time under the
-        query lock, so queries wait for one term at most. Started again after the index changes."""
+        query lock, so queries wait for one term at most. After the index changed (`asked_only`), only
+        the terms queries have asked for: a reindex on every save must not cost a whole warm-up."""
         self._warming += 1
         self.warmed_terms = None
-        thread = threading.Thread(target=self._warm, args=(self._warming,), name="warm-up", daemon=True)
+        thread = threading.Thread(target=self._warm, args=(self._warming, asked_only), name="warm-up", daemon=True)
         thread.start()
         return thread
 
-    def _warm(self, run: int) -> None:
+    def _warm(self, run: int, asked_only: bool) -> None:
         import sqlite3
 
         from indexer.bm25 import common_terms
         from indexer.store import DB_NAME
 
         try:
-            terms = common_terms(self.index_dir / DB_NAME)
+            with self._lock:
+                cache = self.index.term_cache
+                asked = list(reversed(cache.asked)) if cache is not None else []  # latest first
+            terms = [(term, False) for term in asked]
+            if not asked_only:
+                terms += [(term, True) for term in common_terms(self.index_dir / DB_NAME)]
             warmed = 0
-            for term in terms:
+            for term, token in terms:
                 with self._lock:
                     if self._closed or run != self._warming or self.index.term_cache is None:
                         return
-                    warmed += self.index.term_cache.warm(term)
+                    warmed += self.index.term_cache.warm(term, token=token)
         except sqlite3.Error:  # a damaged or vanished index: the next query reports it
             return
         if run == self._warming:
@@ -202,12 +208,14 @@ class IndexService:
         else:
             fresh = open_index(self.index_dir)  # raises IndexMissing/IndexCorrupt: the query reports it
             fresh.keep_term_scores()
+            if self.index.term_cache is not None:
+                fresh.term_cache.asked = self.index.term_cache.asked  # what to warm up again
             self.index.close()
             self.index = fresh
             generation = self._read_generation()
         self._generation = generation  # read before catching up: a later write shows at the next query
         if self._warming:
-            self.warm_up()  # the kept scores were dropped with the change
+            self.warm_up(asked_only=True)  # the kept scores were dropped with the change
         wanted = core.query_model(self.index, self.settings, self.model_chosen)
         if core.has_vectors(self.index) and (self.encoder is None or self.encoder.model_id != wanted):
             self.encoder, self.unavailable = encoders.load_if_available(

@@ -33,6 +33,7 @@ _WEIGHTS = ", ".join(str(w) for w in FTS_WEIGHTS)
 CACHE_POSTINGS = 8_000_000  # (rowid, score) pairs kept at most: 128 MB
 COMMON_SHARE = 0.01  # `common_terms`: terms found in at least this share of the chunks ...
 COMMON_POSTINGS = CACHE_POSTINGS // 2  # ... and, most common first, this many postings at most
+ASKED_KEPT = 512  # query terms remembered, to be computed again after the index changes
 
 
 def ranked(conn, terms: Sequence[str], limit: int, filters: tuple[str, list] = ("", []),
@@ -136,20 +137,29 @@ class TermCache:
         self._postings = 0
         self._version = None
         self._stems: dict[str, str | None] = {}
+        self.asked: OrderedDict[str, None] = OrderedDict()  # query terms, latest last (kept across changes)
 
-    def warm(self, token: str) -> bool:
-        """Compute and keep the scores of an index token (from `common_terms`); False when no query term
-        can name it (the token is not its own stem: "modul", which "module" is stemmed to)."""
+    def warm(self, term: str, token: bool = True) -> bool:
+        """Compute and keep the scores of an index token (from `common_terms`), or with `token=False` of
+        any query term; False for a token no query term can name (one that is not its own stem:
+        "respons", which "response" is stemmed to)."""
         self._check_version()
-        if self.stem(token) != token:
+        if token and self.stem(term) != term:
             return False
-        self._term(token)
+        self._term(term)
         return True
 
     def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         """The rowids matching `term` and their single-term scores (kept, as for `ranked`)."""
         self._check_version()
+        self._note(term)
         return self._term(term)
+
+    def _note(self, term: str) -> None:
+        self.asked[term] = None
+        self.asked.move_to_end(term)
+        while len(self.asked) > ASKED_KEPT:
+            self.asked.popitem(last=False)
 
     def stem(self, term: str) -> str | None:
         """The one token FTS5 makes of `term` (None when it makes none or several)."""
@@ -166,6 +176,8 @@ class TermCache:
 
     def ranked(self, terms: Sequence[str], limit: int, also: Sequence[int] = ()) -> Ranked:
         self._check_version()
+        for term in terms:
+            self._note(term)
         postings = [self._term(t) for t in terms]
         size = max((int(ids[-1]) + 1 for ids, _ in postings if len(ids)), default=0)
         size = max([size, *(int(i) + 1 for i in also)])
