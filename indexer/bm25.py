@@ -13,7 +13,7 @@ term, the rowids that match it and the score a single-term query gives them. FTS
 query is, row by row, 0.0 plus each phrase's contribution in phrase order (idf from that phrase's own
 row count, the row's weighted frequency and length; a phrase the row lacks adds exactly 0.0), so adding
 the single-term scores in term order in float64 gives the very same doubles, and the same candidates
-in the same order (tests/indexer/test_bm25.py). The cache is dropped as soon as another connection
+in the same order (tests/search/test_bm25.py). The cache is dropped as soon as another connection
 commits to the database (`PRAGMA data_version`), and is bounded by the number of postings it holds.
 Filtered searches (language, kind) take the SQL path.
 """
@@ -47,8 +47,7 @@ def ranked(conn, terms: Sequence[str], limit: int, filters: tuple[str, list] = (
     if cache is not None and not filters[0]:
         return cache.ranked([t for t in terms if t], limit, also)
     where, params = filters
-    scored = (f"SELECT c.id AS id, -bm25(chunks_fts, {_WEIGHTS}) AS score FROM chunks_fts "
-              f"JOIN chunks c ON c.id = chunks_fts.rowid WHERE chunks_fts MATCH ?{where}")
+    scored = _scored_sql(where)
     if not also:
         rows = conn.execute(f"{scored} ORDER BY score DESC, id LIMIT ?", (expression, *params, limit))
         return [(int(cid), float(score)) for cid, score in rows]
@@ -60,6 +59,12 @@ def ranked(conn, terms: Sequence[str], limit: int, filters: tuple[str, list] = (
     named = set(also)
     ordered = sorted(((int(cid), float(score)) for cid, score in rows), key=lambda pair: (-pair[1], pair[0]))
     return ordered[:limit] + [pair for pair in ordered[limit:] if pair[0] in named]
+
+
+def _scored_sql(where: str) -> str:
+    """The chunks matching an FTS5 expression (the one parameter before `where`'s) with their BM25."""
+    return (f"SELECT c.id AS id, -bm25(chunks_fts, {_WEIGHTS}) AS score FROM chunks_fts "
+            f"JOIN chunks c ON c.id = chunks_fts.rowid WHERE chunks_fts MATCH ?{where}")
 
 
 def common_terms(db_path, share: float = COMMON_SHARE, budget: int = COMMON_POSTINGS) -> list[str]:
@@ -97,9 +102,8 @@ def ranked_and_expanded(conn, terms: Sequence[str], expansions: Sequence[str], l
     extra = [_term_scores(conn, e, filters, cache) for e in expansions]
     touched = list(dict.fromkeys(cid for scores in extra for cid in scores))
     seen = set(named)
-    rows = ranked(conn, terms, limit, filters, also=named + [c for c in touched if c not in seen], cache=cache)
-    # `ranked` gives the top `limit` and then the `also` rows that match, best first
-    top = sorted(rows, key=lambda pair: (-pair[1], pair[0]))
+    # the top `limit` and then the `also` rows that match, best first
+    top = ranked(conn, terms, limit, filters, also=named + [c for c in touched if c not in seen], cache=cache)
     plain = top[:limit] + [pair for pair in top[limit:] if pair[0] in seen]
     totals = dict(top)
     for cid in touched:
@@ -118,9 +122,7 @@ def _term_scores(conn, term: str, filters: tuple[str, list], cache: "TermCache |
         ids, scores = cache.postings(term)
         return dict(zip(ids.tolist(), scores.tolist()))
     where, params = filters
-    return {int(cid): float(score) for cid, score in conn.execute(
-        f"SELECT c.id, -bm25(chunks_fts, {_WEIGHTS}) FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
-        f"WHERE chunks_fts MATCH ?{where}", (match_expression([term]), *params))}
+    return {int(cid): float(score) for cid, score in conn.execute(_scored_sql(where), (match_expression([term]), *params))}
 
 
 class TermCache:
@@ -164,10 +166,13 @@ class TermCache:
     def stem(self, term: str) -> str | None:
         """The one token FTS5 makes of `term` (None when it makes none or several)."""
         if term not in self._stems:
-            from indexer.lexical import FTS_TOKENIZE
+            if not self._stems:  # the first: the temporary tables (kept for the connection's life)
+                from indexer.lexical import FTS_TOKENIZE
 
-            self.conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.bm25_stems USING fts5(t, tokenize=\"{FTS_TOKENIZE}\")")
-            self.conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.bm25_tokens USING fts5vocab(temp, bm25_stems, 'row')")
+                self.conn.execute(
+                    f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.bm25_stems USING fts5(t, tokenize=\"{FTS_TOKENIZE}\")")
+                self.conn.execute(
+                    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.bm25_tokens USING fts5vocab(temp, bm25_stems, 'row')")
             self.conn.execute("INSERT INTO temp.bm25_stems(t) VALUES (?)", (term,))
             tokens = self.conn.execute("SELECT term FROM temp.bm25_tokens").fetchall()
             self.conn.execute("DELETE FROM temp.bm25_stems")
