@@ -304,7 +304,7 @@ def explain_misses(records: list[dict], n: int) -> None:
     misses.sort(key=lambda r: (r["file_ndcg"], r["repo"], r["query"]))
     for r in misses[:n]:
         print(f"\n### {r['repo']} [{r['category']}/{r['kind']}] {r['query']!r}  ndcg={r['file_ndcg']:.3f}")
-        print(f"targets: " + ", ".join(f"{t} @{rank}" for t, rank in zip(r["targets"], r["ranks"])))
+        print("targets: " + ", ".join(f"{t} @{rank}" for t, rank in zip(r["targets"], r["ranks"])))
         for i, (path, score, explain) in enumerate(r["top"], start=1):
             mark = "*" if any(path_matches(path, t) for t in r["targets"]) else " "
             parts = ", ".join(f"{k}={v}" for k, v in explain.items()

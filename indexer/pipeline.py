@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime
 import os
 import sqlite3
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
