@@ -29,7 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
-from indexer import bm25, confined
+from indexer import bm25, confined, vectors
 from indexer.chunking import content_hash
 from indexer.errors import SemanticSearchUnavailable
 from indexer.store import DB_NAME, raise_as_corrupt
@@ -150,16 +150,11 @@ def _candidate_lists(index, plan: QueryPlan, encoder, mode: str, options: Search
             lists["lexical"] = lexical_candidates(index.conn, plan.terms, pool, options, also=named, cache=cache)
     if mode in ("hybrid", "semantic"):
         query_vector = embed_query(index, encoder, plan.text)
-        semantic = semantic_candidates(index, query_vector, pool, filtered)
-        if mode == "hybrid" and options.rescore:
-            # Give lexical candidates the semantic score they have even when outside FAISS's top `pool`,
-            # so fusion compares like with like instead of counting a missing score as zero.
-            seen = {cid for cid, _ in semantic}
-            missing = list(dict.fromkeys(cid for name in ("lexical", "expanded")
-                                         for cid, _ in lists.get(name, ()) if cid not in seen))
-            semantic = sorted(semantic + stored_similarities(index, query_vector, missing),
-                              key=lambda pair: (-pair[1], pair[0]))
-        lists["semantic"] = semantic
+        # Hybrid: lexical candidates get the semantic score they have even when outside FAISS's top
+        # `pool`, so fusion compares like with like instead of counting a missing score as zero.
+        rescored = (dict.fromkeys(cid for name in ("lexical", "expanded") for cid, _ in lists.get(name, ()))
+                    if mode == "hybrid" and options.rescore else ())
+        lists["semantic"] = semantic_candidates(index, query_vector, pool, filtered, also=list(rescored))
     return lists
 
 
@@ -181,13 +176,20 @@ def embed_query(index, encoder, query: str) -> np.ndarray:
     return query_vector
 
 
-def semantic_candidates(index, query_vector: np.ndarray, limit: int, filtered: bool) -> list[tuple[int, float]]:
-    """(chunk id, cosine similarity), best first. With filters, every vector is scored (flat search)."""
+def semantic_candidates(index, query_vector: np.ndarray, limit: int, filtered: bool,
+                        also: Sequence[int] = ()) -> list[tuple[int, float]]:
+    """(chunk id, cosine similarity), best first (ties by id): the top `limit` (with filters, every
+    vector: the filters are applied later), and the `also` chunks outside them that have a vector."""
     total = int(index.vectors.ntotal)
     if total == 0:
         return []
-    scores, ids = index.vectors.search(query_vector, total if filtered else min(limit, total))
-    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+    best, scored = vectors.score_query(index.vectors, query_vector, total if filtered else limit, also)
+    if not also:
+        return best
+    seen = {cid for cid, _ in best}
+    if scored is None:  # an IVF index holds no scores of the rest: from the embeddings in SQLite
+        scored = stored_similarities(index, query_vector, [cid for cid in also if cid not in seen])
+    return sorted(best + [pair for pair in scored if pair[0] not in seen], key=lambda pair: (-pair[1], pair[0]))
 
 
 def stored_similarities(index, query_vector: np.ndarray, chunk_ids: Sequence[int]) -> list[tuple[int, float]]:

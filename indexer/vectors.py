@@ -2,7 +2,8 @@
 This module knows files and arrays only; indexer/index.py reads SQLite and hands the vectors down.
 
 Inner product over L2-normalised vectors (cosine). A flat index by default; an IVF index (approximate,
-trained on the stored vectors) for large repositories. Two files, each written to a temporary name
+trained on the stored vectors) for large repositories. `score_query` searches either for one query;
+a flat one with a single matrix-vector product over FAISS's own storage (see there). Two files, each written to a temporary name
 and renamed: `vectors.faiss`, the base, and `vectors.delta.npz`, the changes since the base was
 written (added vectors, removed ids, and the full id list) so that a small update writes kilobytes
 instead of rewriting hundreds of megabytes; the delta is folded into the base once it grows. Whenever
@@ -16,6 +17,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import faiss
 import numpy as np
@@ -56,6 +58,69 @@ def build_index(dim: int, kind: str, ids: np.ndarray, vectors: np.ndarray) -> fa
     if len(ids):
         index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
     return index
+
+
+def score_query(index: faiss.Index, query: np.ndarray, k: int, also: Sequence[int] = ()) -> tuple[
+        list[tuple[int, float]], list[tuple[int, float]]]:
+    """For one (1, d) query: its best `k` (id, inner product) pairs, best first (ties by id), and the
+    scores of those of the `also` ids that the index holds (None for IVF, whose vectors are not scanned).
+
+    A flat index is scored exactly with one BLAS matrix-vector product over a zero-copy view of FAISS's
+    storage and a partial sort: FAISS's flat search of a single query runs on one core through a heap,
+    twice as slow at 100k vectors (BENCHMARKS.md, Latency). The views live only during the call, so
+    they cannot outlive a change to the index; the id -> row map is kept while the id list is equal.
+    """
+    total = int(index.ntotal)
+    k = min(k, total)
+    flat = _flat_storage(index)
+    if flat is None:
+        scores, ids = index.search(np.ascontiguousarray(query, dtype=np.float32), k) if k else ([[]], [[]])
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0], None
+    matrix, ids = flat
+    scores = matrix @ np.asarray(query, dtype=np.float32)[0] if total else np.zeros(0, dtype=np.float32)
+    if k <= 0:
+        top = np.zeros(0, dtype=np.int64)
+    else:
+        top = np.arange(total)
+        if k < total:  # the k best, and any tied with the k-th, so that ties go by id
+            top = np.flatnonzero(scores >= scores[np.argpartition(-scores, k - 1)[k - 1]])
+        top = top[np.lexsort((ids[top], -scores[top]))][:k]
+    best = [(int(i), float(s)) for i, s in zip(ids[top], scores[top])]
+    rows = _rows_of(ids, also)
+    return best, [(int(i), float(scores[r])) for i, r in zip(also, rows) if r >= 0]
+
+
+def _flat_storage(index: faiss.Index) -> tuple[np.ndarray, np.ndarray] | None:
+    """(vectors (n, d), ids (n,)) viewing an IndexIDMap2 over a flat index's memory, or None (IVF)."""
+    if not isinstance(index, faiss.IndexIDMap2):
+        return None
+    inner = faiss.downcast_index(index.index)
+    if not isinstance(inner, faiss.IndexFlat) or inner.metric_type != faiss.METRIC_INNER_PRODUCT:
+        return None
+    total = int(index.ntotal)
+    if not total:
+        return np.zeros((0, index.d), dtype=np.float32), np.zeros(0, dtype=np.int64)
+    matrix = faiss.rev_swig_ptr(inner.get_xb(), total * index.d).reshape(total, index.d)
+    return matrix, faiss.rev_swig_ptr(index.id_map.data(), total)
+
+
+_row_map: tuple[np.ndarray, np.ndarray] | None = None  # (the id list it was made for, id -> row or -1)
+
+
+def _rows_of(ids: np.ndarray, wanted: Sequence[int]) -> np.ndarray:
+    """The row of each wanted id in `ids` (-1 when absent), through a map kept while `ids` is unchanged."""
+    global _row_map
+    wanted = np.asarray(wanted, dtype=np.int64)
+    if not len(wanted) or not len(ids):
+        return np.full(len(wanted), -1, dtype=np.int64)
+    kept = _row_map  # one read: another thread may replace it meanwhile
+    if kept is None or not np.array_equal(kept[0], ids):
+        inverse = np.full(int(ids.max()) + 1, -1, dtype=np.int64)
+        inverse[ids] = np.arange(len(ids))
+        kept = _row_map = (ids.copy(), inverse)
+    inverse = kept[1]
+    inside = (wanted >= 0) & (wanted < len(inverse))
+    return np.where(inside, inverse[np.where(inside, wanted, 0)], -1)
 
 
 def index_ids(index: faiss.Index) -> np.ndarray:

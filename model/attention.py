@@ -73,10 +73,18 @@ def use_flash(device: torch.device, dtype: torch.dtype) -> bool:
     return flash_attn_varlen_func is not None and device.type == "cuda" and dtype in (torch.float16, torch.bfloat16)
 
 
+SHORT_ROWS, SHORT_STEP = 64, 8  # up to 64 rows (a search query), sizes step by 8: 8 classes
+
+
 def size_class(rows: int, multiple: int = 1) -> int:
-    """`rows` rounded up to one of 16 sizes per octave (at most 6.25% more; at least 64), a multiple of `multiple`."""
+    """`rows` rounded up to one of 16 sizes per octave (at most 6.25% more), a multiple of `multiple`;
+    up to 64 rows, to a multiple of 8. A query of 9 tokens padded to 64 rows would cost as much as 64
+    tokens: in bfloat16 on this CPU, 70 ms instead of 45 for a base-size model (BENCHMARKS.md, Latency)."""
+    if rows <= SHORT_ROWS:
+        step = max(multiple, SHORT_STEP)
+        return max(step, -(-rows // step) * step)
     step = max(multiple, 1 << max(rows.bit_length() - 5, 2))
-    return max(64, -(-rows // step) * step)
+    return -(-rows // step) * step
 
 
 def bounded_shapes(device: torch.device, dtype: torch.dtype) -> bool:
@@ -87,7 +95,7 @@ def bounded_shapes(device: torch.device, dtype: torch.dtype) -> bool:
     (measured with torch 2.13; float32 goes through MKL and keeps nothing). Batches of texts of
     varied lengths make new shapes all the time: a run grew by ~17 MB a batch, without bound
     (`python benchmarks/encoder_memory.py --no-size-classes`). Padding the stream's rows, and each global attention to its sequence length's size class,
-    leaves at most ~130 shapes of each kind, for at most 6.25% more rows.
+    leaves at most ~140 shapes of each kind, for at most 6.25% more rows (7 more below 64).
     """
     return device.type == "cpu" and dtype in (torch.bfloat16, torch.float16)
 
