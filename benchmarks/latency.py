@@ -106,12 +106,12 @@ def percentiles(seconds: list[float], cpu_seconds: float) -> str:
 
 def warm_in_process(repo: Path, rounds: int) -> list[tuple[str, str]]:
     """Rows for the query embedding alone (the CLI's numpy encoder; torch in float32 on its default threads
-    and on one; torch in bfloat16) and for whole hybrid searches as the server runs them (core.search:
-    FAISS on one thread, per-term BM25 kept; and with FAISS on two)."""
-    import faiss
+    and on one; torch in bfloat16), for the vector search alone (FAISS's flat search of one query, and
+    indexer.vectors.score_query, which search uses), and for whole hybrid searches as the server runs
+    them (core.search, per-term BM25 kept)."""
     import torch
 
-    from indexer.search import SearchOptions, search as search_index
+    from indexer import vectors
     from indexer.index import open_index
 
     settings = load_settings(repo)
@@ -128,21 +128,20 @@ def warm_in_process(repo: Path, rounds: int) -> list[tuple[str, str]]:
         encoder.embed_queries([query])
         torch.set_num_threads(threads)
 
-    def faiss_on_two_threads(query: str) -> None:
-        faiss.omp_set_num_threads(2)
-        search_index(index, query, encoder, SearchOptions(root=str(repo)))
-
     from model import load_encoder
     from model.query import load_query_encoder
 
     bf16, numpy_encoder = load_encoder(encoder.model_id, dtype="bfloat16"), load_query_encoder(encoder.model_id)
+    query_vectors = {q: encoder.embed_queries([q]) for q in QUERIES}
     cases = (
         ("query embedding alone, numpy (the CLI's)", lambda q: numpy_encoder.embed_queries([q])),
         (f"query embedding alone, torch {threads} threads", lambda q: encoder.embed_queries([q])),
         (f"query embedding alone, torch bfloat16, {threads} threads", lambda q: bf16.embed_queries([q])),
         ("query embedding alone, torch 1 thread", embed_on_one_thread),
+        ("vector search alone, FAISS flat search, top 200", lambda q: index.vectors.search(query_vectors[q], 200)),
+        ("vector search alone, score_query, top 200 + 400 more",
+         lambda q: vectors.score_query(index.vectors, query_vectors[q], 200, also=range(1, 800, 2))),
         ("warm hybrid, in-process", lambda q: core.search(index, core.SearchRequest(q), encoder, "", repo)),
-        ("warm hybrid, in-process, FAISS 2 threads", faiss_on_two_threads),
     )
     rows = []
     for name, run in cases:
