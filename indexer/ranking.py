@@ -24,7 +24,7 @@ a hit sits where it does:
   does not fill the top k.
 - files-only: chunk scores aggregate to one score per file ("file_best" + "file_support": 0.2 times the
   next 3 chunks' scores; for prose queries, natural or mixed, every further chunk of the file, the n-th
-  weighted 0.2 x 0.85^n, since several matching chunks say what a file is about).
+  weighted 0.2 x 0.8^n, since several matching chunks say what a file is about).
 
 Every constant was set on the public benchmark's development split (benchmarks/semble.py; figures,
 one change at a time, in BENCHMARKS.md).
@@ -61,7 +61,7 @@ FILE_SUPPORT_CHUNKS = 3  # ... and how many of them count, for symbol and keywor
 # Prose queries (natural, mixed): every further chunk counts, the n-th (from 0) times this ** n. They
 # describe what a file is about, and several chunks matching say so; a symbol query names one definition,
 # and a file using the name everywhere (`impl Serialize for ...`) must not outweigh the one defining it.
-PROSE_SUPPORT_DECAY = 0.85
+PROSE_SUPPORT_DECAY = 0.8
 
 CONTAINER_DEMOTION = 0.8  # a chunk that holds another matching chunk of the same file
 ABBREVIATION_MIN = 4  # letters of a name part's stem, at least, to count as a query word's abbreviation

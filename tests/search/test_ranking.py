@@ -173,11 +173,11 @@ def test_for_prose_queries_every_further_chunk_of_a_file_supports_it_with_a_deca
     # next FILE_SUPPORT_CHUNKS count, and the strong single chunk stays first.
     def candidates():
         return [hit(path="one.py", score=1.0), hit(path="topic.py", score=0.8),
-                *(hit(path="topic.py", score=0.3) for _ in range(6))]
+                *(hit(path="topic.py", score=0.3) for _ in range(8))]
 
     prose = aggregate_files(candidates(), 10, plan_query("how are the retries of failed uploads scheduled"))
     assert [f.path for f in prose] == ["topic.py", "one.py"]
-    weights = sum(FILE_SUPPORT_WEIGHT * PROSE_SUPPORT_DECAY ** n for n in range(6))
+    weights = sum(FILE_SUPPORT_WEIGHT * PROSE_SUPPORT_DECAY ** n for n in range(8))
     assert prose[0].score == pytest.approx(0.8 + 0.3 * weights)
     symbol = aggregate_files(candidates(), 10, plan_query("schedule_retry"))
     assert [f.path for f in symbol] == ["one.py", "topic.py"]
