@@ -17,7 +17,9 @@ a hit sits where it does:
 - "file_words_boost": a prose query spells out the file's name ("group handler" -> GroupHandler.php).
 - "path_boost": query words appear among the file's directory names.
 - "container_demotion": a class or file chunk that holds another matching chunk of the same file sinks a
-  little below it (the inner chunk is the more precise answer), unless it is the definition asked for.
+  little below it (the inner chunk is the more precise answer), unless it is the definition asked for:
+  the symbol queried, or, for prose, a name made wholly of the query's words (`JsonElement` for "JSON
+  element tree model").
 - "demote_<category>": tests, examples, vendored, legacy, generated code, declaration stubs, docs and
   config files sink, unless the query asks for that category ("tests for the parser").
 - "same_file_penalty": past the first few chunks of one file, each further one counts less, so one file
@@ -385,8 +387,10 @@ def adjust(hits: list[Hit], plan: QueryPlan) -> list[Hit]:
                 "file_name_boost": file_name_boost(hit, plan), "file_words_boost": file_words_boost(hit, plan),
                 "path_boost": path_boost(hit, plan)}
         factors = {"definition_boost": defined, "declares": declares(hit, plan) if looked_at else 1.0, **file_factors}
-        # The definition asked for is the answer even when it holds other matching chunks.
-        if hit.chunk_id in outer and defined < EXACT_DEFINITION_BOOST:
+        # The definition asked for is the answer even when it holds other matching chunks: for a symbol
+        # query the one of that name (EXACT_DEFINITION_BOOST and up), for prose one whose name is made
+        # wholly of the query's words ("JSON element tree" -> class JsonElement holding `getAsJsonArray`).
+        if hit.chunk_id in outer and defined < 1.0 + NAME_OVERLAP_BOOST:
             factors["container_demotion"] = CONTAINER_DEMOTION
         factors.update(demotions(hit, plan))
         lexical_share = hit.explain.get("lexical_share")  # hybrid only: the part of the fused score BM25 gave

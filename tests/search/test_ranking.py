@@ -184,6 +184,21 @@ def test_for_prose_queries_every_further_chunk_of_a_file_supports_it_with_a_deca
     assert symbol[1].score == pytest.approx(0.8 + FILE_SUPPORT_WEIGHT * 0.3 * FILE_SUPPORT_CHUNKS)
 
 
+def test_a_class_named_wholly_by_a_prose_query_is_not_demoted_as_a_container():
+    # The class whose name is the query's words is the answer although it holds a matching method; a
+    # class named otherwise still sinks below what it holds.
+    plan = plan_query("JSON element tree model")
+    named = hit(path="JsonElement.java", kind="class", symbol="JsonElement", lines=(1, 100), score=1.0)
+    inner = hit(path="JsonElement.java", kind="method", symbol="JsonElement.deepCopy", lines=(10, 20), score=0.5)
+    other = hit(path="Streams.java", kind="function", symbol="write", lines=(1, 30), score=1.6)
+    holder = hit(path="Gson.java", kind="class", symbol="Gson", lines=(1, 100), score=1.2)
+    held = hit(path="Gson.java", kind="method", symbol="Gson.toJsonTree", lines=(30, 40), score=0.4)
+    ranked = adjust([other, holder, named, inner, held], plan)
+    assert ranked[0] is named and "container_demotion" not in named.explain
+    assert named.explain["definition_boost"] == pytest.approx(1 + NAME_OVERLAP_BOOST)
+    assert holder.explain["container_demotion"] == CONTAINER_DEMOTION
+
+
 def test_a_class_holding_a_matching_method_is_demoted_below_it():
     plan = plan_query("refresh the token")
     outer = hit(path="auth.py", kind="class", symbol="Session", lines=(1, 50), score=1.0)
