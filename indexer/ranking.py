@@ -17,12 +17,16 @@ a hit sits where it does:
 - "file_words_boost": a prose query spells out the file's name ("group handler" -> GroupHandler.php).
 - "path_boost": query words appear among the file's directory names.
 - "container_demotion": a class or file chunk that holds another matching chunk of the same file sinks a
-  little below it (the inner chunk is the more precise answer), unless it is the definition asked for.
+  little below it (the inner chunk is the more precise answer), unless it is the definition asked for:
+  the symbol queried, or, for prose, a name made wholly of the query's words (`JsonElement` for "JSON
+  element tree model").
 - "demote_<category>": tests, examples, vendored, legacy, generated code, declaration stubs, docs and
   config files sink, unless the query asks for that category ("tests for the parser").
 - "same_file_penalty": past the first few chunks of one file, each further one counts less, so one file
   does not fill the top k.
-- files-only: chunk scores aggregate to one score per file ("file_best" + "file_support").
+- files-only: chunk scores aggregate to one score per file ("file_best" + "file_support": 0.2 times the
+  next 3 chunks' scores; for prose queries, natural or mixed, every further chunk of the file, the n-th
+  weighted 0.2 x 0.8^n, since several matching chunks say what a file is about).
 
 Every constant was set on the public benchmark's development split (benchmarks/semble.py; figures,
 one change at a time, in BENCHMARKS.md).
@@ -34,7 +38,7 @@ from dataclasses import replace
 from functools import lru_cache
 
 from indexer.lexical import split_identifier
-from indexer.query import STOPWORDS, SYMBOL, QueryPlan
+from indexer.query import MIXED, NATURAL, STOPWORDS, SYMBOL, QueryPlan
 from indexer.types import Hit
 
 EXACT_DEFINITION_BOOST = 2.0  # chunk symbol == queried symbol
@@ -55,7 +59,11 @@ _GENERIC_STEMS = frozenset({"index", "init", "__init__", "mod", "lib", "main", "
 SAME_FILE_FREE = 3  # chunks of one file in the list before the same-file penalty starts
 SAME_FILE_DECAY = 0.8  # ... and then the n-th further chunk of that file is multiplied by this ** n
 FILE_SUPPORT_WEIGHT = 0.2  # files-only: weight of a file's further matching chunks
-FILE_SUPPORT_CHUNKS = 3  # ... and how many of them count
+FILE_SUPPORT_CHUNKS = 3  # ... and how many of them count, for symbol and keyword queries
+# Prose queries (natural, mixed): every further chunk counts, the n-th (from 0) times this ** n. They
+# describe what a file is about, and several chunks matching say so; a symbol query names one definition,
+# and a file using the name everywhere (`impl Serialize for ...`) must not outweigh the one defining it.
+PROSE_SUPPORT_DECAY = 0.8
 
 CONTAINER_DEMOTION = 0.8  # a chunk that holds another matching chunk of the same file
 ABBREVIATION_MIN = 4  # letters of a name part's stem, at least, to count as a query word's abbreviation
@@ -379,8 +387,10 @@ def adjust(hits: list[Hit], plan: QueryPlan) -> list[Hit]:
                 "file_name_boost": file_name_boost(hit, plan), "file_words_boost": file_words_boost(hit, plan),
                 "path_boost": path_boost(hit, plan)}
         factors = {"definition_boost": defined, "declares": declares(hit, plan) if looked_at else 1.0, **file_factors}
-        # The definition asked for is the answer even when it holds other matching chunks.
-        if hit.chunk_id in outer and defined < EXACT_DEFINITION_BOOST:
+        # The definition asked for is the answer even when it holds other matching chunks: for a symbol
+        # query the one of that name (EXACT_DEFINITION_BOOST and up), for prose one whose name is made
+        # wholly of the query's words ("JSON element tree" -> class JsonElement holding `getAsJsonArray`).
+        if hit.chunk_id in outer and defined < 1.0 + NAME_OVERLAP_BOOST:
             factors["container_demotion"] = CONTAINER_DEMOTION
         factors.update(demotions(hit, plan))
         lexical_share = hit.explain.get("lexical_share")  # hybrid only: the part of the fused score BM25 gave
@@ -423,18 +433,27 @@ def diversify(hits: list[Hit], k: int) -> list[Hit]:
     return chosen
 
 
-def aggregate_files(hits: list[Hit], k: int) -> list[Hit]:
-    """One hit per file, scored by its best chunk plus a little for its further matching chunks.
+def aggregate_files(hits: list[Hit], k: int, plan: QueryPlan | None = None) -> list[Hit]:
+    """One hit per file, scored by its best chunk plus a little for its further matching chunks:
+    FILE_SUPPORT_WEIGHT times the sum of the next FILE_SUPPORT_CHUNKS scores, or, for a prose query
+    (`plan` natural or mixed), of all of them, the n-th further one times PROSE_SUPPORT_DECAY ** n.
 
     The returned hit is the file's best chunk (so a caller can still show where the file matched).
     """
     by_file: dict[str, list[Hit]] = {}
     for hit in sorted(hits, key=lambda h: (-h.score, h.chunk_id)):
         by_file.setdefault(hit.path, []).append(hit)
+    prose = plan is not None and plan.kind in (MIXED, NATURAL)
     files: list[Hit] = []
     for chunks in by_file.values():
         best = chunks[0]
-        support = FILE_SUPPORT_WEIGHT * sum(h.score for h in chunks[1:1 + FILE_SUPPORT_CHUNKS])
+        if prose:
+            weight, support = FILE_SUPPORT_WEIGHT, 0.0
+            for h in chunks[1:]:
+                support += weight * h.score
+                weight *= PROSE_SUPPORT_DECAY
+        else:
+            support = FILE_SUPPORT_WEIGHT * sum(h.score for h in chunks[1:1 + FILE_SUPPORT_CHUNKS])
         explain = dict(best.explain, file_best=round(best.score, 6), file_support=round(support, 6))
         files.append(replace(best, score=best.score + support, explain=explain))
     return sorted(files, key=lambda h: (-h.score, h.path))[:k]

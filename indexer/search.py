@@ -117,7 +117,7 @@ def _search(index, query: str, encoder, options: SearchOptions) -> SearchResult:
     if options.ranking:
         ordered = adjust(ordered, plan)
     if options.files_only:
-        ordered = aggregate_files(ordered, options.k)
+        ordered = aggregate_files(ordered, options.k, plan)
     elif options.ranking:
         ordered = diversify(ordered, options.k)
     else:

@@ -3,8 +3,8 @@ import pytest
 
 from indexer.query import plan_query
 from indexer.ranking import (CONTAINER_DEMOTION, DECLARES_BOOST, DEMOTIONS, EXACT_CASE_BOOST,
-                             EXACT_DEFINITION_BOOST, FILE_NAME_BOOST, FILE_WORDS_BOOST, NAME_OVERLAP_BOOST,
-                             QUALIFIED_DEFINITION_BOOST, SAME_FILE_DECAY,
+                             EXACT_DEFINITION_BOOST, FILE_NAME_BOOST, FILE_SUPPORT_CHUNKS, FILE_SUPPORT_WEIGHT, FILE_WORDS_BOOST, NAME_OVERLAP_BOOST,
+                             PROSE_SUPPORT_DECAY, QUALIFIED_DEFINITION_BOOST, SAME_FILE_DECAY,
                              SAME_FILE_FREE, adjust, aggregate_files, containers, declares, definition_boost,
                              demotions, diversify, file_name_boost, file_words_boost, is_declaration_stub, path_boost,
                              path_categories)
@@ -165,6 +165,38 @@ def test_aggregate_files_gives_one_hit_per_file_and_credits_support():
     assert files[0].explain["file_best"] == 0.9
     assert files[0].score == pytest.approx(0.9 + 0.2 * (0.8 + 0.7))
     assert len(aggregate_files([lone, *many], 1)) == 1
+
+
+def test_for_prose_queries_every_further_chunk_of_a_file_supports_it_with_a_decay():
+    # One strong chunk in one file, one weaker chunk and many further matches in another: for a prose
+    # query the file that many chunks match is the one about the topic; for a symbol query only the
+    # next FILE_SUPPORT_CHUNKS count, and the strong single chunk stays first.
+    def candidates():
+        return [hit(path="one.py", score=1.0), hit(path="topic.py", score=0.8),
+                *(hit(path="topic.py", score=0.3) for _ in range(8))]
+
+    prose = aggregate_files(candidates(), 10, plan_query("how are the retries of failed uploads scheduled"))
+    assert [f.path for f in prose] == ["topic.py", "one.py"]
+    weights = sum(FILE_SUPPORT_WEIGHT * PROSE_SUPPORT_DECAY ** n for n in range(8))
+    assert prose[0].score == pytest.approx(0.8 + 0.3 * weights)
+    symbol = aggregate_files(candidates(), 10, plan_query("schedule_retry"))
+    assert [f.path for f in symbol] == ["one.py", "topic.py"]
+    assert symbol[1].score == pytest.approx(0.8 + FILE_SUPPORT_WEIGHT * 0.3 * FILE_SUPPORT_CHUNKS)
+
+
+def test_a_class_named_wholly_by_a_prose_query_is_not_demoted_as_a_container():
+    # The class whose name is the query's words is the answer although it holds a matching method; a
+    # class named otherwise still sinks below what it holds.
+    plan = plan_query("JSON element tree model")
+    named = hit(path="JsonElement.java", kind="class", symbol="JsonElement", lines=(1, 100), score=1.0)
+    inner = hit(path="JsonElement.java", kind="method", symbol="JsonElement.deepCopy", lines=(10, 20), score=0.5)
+    other = hit(path="Streams.java", kind="function", symbol="write", lines=(1, 30), score=1.6)
+    holder = hit(path="Gson.java", kind="class", symbol="Gson", lines=(1, 100), score=1.2)
+    held = hit(path="Gson.java", kind="method", symbol="Gson.toJsonTree", lines=(30, 40), score=0.4)
+    ranked = adjust([other, holder, named, inner, held], plan)
+    assert ranked[0] is named and "container_demotion" not in named.explain
+    assert named.explain["definition_boost"] == pytest.approx(1 + NAME_OVERLAP_BOOST)
+    assert holder.explain["container_demotion"] == CONTAINER_DEMOTION
 
 
 def test_a_class_holding_a_matching_method_is_demoted_below_it():
