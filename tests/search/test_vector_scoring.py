@@ -1,7 +1,10 @@
 """indexer.vectors.score_query: one query against a flat index scored over FAISS's own storage, checked
 against FAISS's search of the same index, through removals and additions."""
+import sys
+
 import faiss
 import numpy as np
+import pytest
 
 from indexer.vectors import build_index, score_query
 
@@ -16,7 +19,12 @@ def _faiss_top(index, query, k):
     return [int(i) for i in ids[0] if i >= 0], scores[0][: int((ids[0] >= 0).sum())]
 
 
-def test_flat_scores_equal_faiss_search_and_follow_changes_to_the_index():
+@pytest.mark.parametrize("products", ["numpy", "torch"])
+def test_flat_scores_equal_faiss_search_and_follow_changes_to_the_index(products, monkeypatch):
+    if products == "numpy":  # a process without torch (the CLI) multiplies with numpy's BLAS
+        monkeypatch.setitem(sys.modules, "torch", None)
+    else:
+        import torch  # noqa: F401 - a process that runs torch multiplies on its thread pool
     ids = np.arange(1000, 1300, dtype=np.int64) * 7  # sparse ids, as chunk ids after deletions
     index = build_index(16, "flat", ids, _unit(300, 16, 0))
     query = _unit(1, 16, 1)
