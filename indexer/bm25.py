@@ -62,7 +62,11 @@ def ranked(conn, terms: Sequence[str], limit: int, filters: tuple[str, list] = (
 
 
 def _scored_sql(where: str) -> str:
-    """The chunks matching an FTS5 expression (the one parameter before `where`'s) with their BM25."""
+    """The chunks matching an FTS5 expression (the one parameter before `where`'s) with their BM25.
+    Unfiltered, the FTS5 table alone: its rowids are the chunk ids (the store writes both together, and
+    TermCache relies on it too), and the join looked up every matching row in `chunks` for nothing."""
+    if not where:
+        return f"SELECT rowid AS id, -bm25(chunks_fts, {_WEIGHTS}) AS score FROM chunks_fts WHERE chunks_fts MATCH ?"
     return (f"SELECT c.id AS id, -bm25(chunks_fts, {_WEIGHTS}) AS score FROM chunks_fts "
             f"JOIN chunks c ON c.id = chunks_fts.rowid WHERE chunks_fts MATCH ?{where}")
 

@@ -69,10 +69,13 @@ def fuse(lists: Mapping[str, Ranked], weights: Mapping[str, float], method: str 
     for name, ranked in lists.items():
         weight = weights.get(name, 1.0)
         normalised = _normalised(ranked, name in min_max) if method == "scores" else {}
+        rank_name = f"{name}_rank"
         for rank, (cid, raw) in enumerate(ranked, start=1):
-            entry = fused.setdefault(cid, Fused(cid, 0.0))
+            entry = fused.get(cid)
+            if entry is None:  # (not setdefault: that would build a Fused for every pair)
+                entry = fused[cid] = Fused(cid, 0.0)
             entry.parts[name] = raw
-            entry.parts[f"{name}_rank"] = float(rank)
+            entry.parts[rank_name] = float(rank)
             share = weight / (rrf_k + rank) if method == "rrf" else weight * normalised[cid]
             entry.score += share
             entry.shares[name] = share

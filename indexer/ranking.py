@@ -121,11 +121,10 @@ def is_declaration_stub(hit: Hit) -> bool:
     """A function/method chunk that declares without implementing (overloads, abstract `...` bodies)."""
     if hit.kind not in ("function", "method") or hit.end_line - hit.start_line > STUB_MAX_LINES:
         return False
-    if _OVERLOAD.search(hit.text):
+    if "overload" in hit.text and _OVERLOAD.search(hit.text):
         return True
-    lines = [ln.strip() for ln in hit.text.splitlines() if ln.strip()]
     if hit.language == "python":
-        body = _python_body(lines)
+        body = _python_body([ln.strip() for ln in hit.text.splitlines() if ln.strip()])
         return bool(body) and all(_STUB_BODY_LINE.match(ln) for ln in body)
     return hit.language in _PROTOTYPE_LANGUAGES and "{" not in hit.text and hit.text.rstrip().endswith(";")
 
@@ -186,7 +185,8 @@ def _qualified(symbol: str) -> str:
     return _QUALIFIER.sub(".", symbol).lower()
 
 
-def _coverage(parts: list[str], vocabulary: frozenset[str], stems: frozenset[str]) -> float:
+@lru_cache(maxsize=65536)
+def _coverage(parts: tuple[str, ...], vocabulary: frozenset[str], stems: frozenset[str]) -> float:
     """The fraction of a name's (non-stop-word) parts that the query mentions, as such or abbreviated."""
     parts = [p for p in parts if p not in STOPWORDS]
     if not parts:
@@ -305,7 +305,7 @@ def file_name_coverage(path: str, plan: QueryPlan) -> float:
     if not parts:
         return 0.0
     vocabulary, stems = _query_vocabulary(plan)
-    return _coverage(list(parts), vocabulary, stems)
+    return _coverage(parts, vocabulary, stems)
 
 
 @lru_cache(maxsize=16384)
@@ -444,8 +444,8 @@ def aggregate_files(hits: list[Hit], k: int, plan: QueryPlan | None = None) -> l
     for hit in sorted(hits, key=lambda h: (-h.score, h.chunk_id)):
         by_file.setdefault(hit.path, []).append(hit)
     prose = plan is not None and plan.kind in (MIXED, NATURAL)
-    files: list[Hit] = []
-    for chunks in by_file.values():
+    files: list[tuple[float, str, Hit, float]] = []
+    for path, chunks in by_file.items():
         best = chunks[0]
         if prose:
             weight, support = FILE_SUPPORT_WEIGHT, 0.0
@@ -454,6 +454,9 @@ def aggregate_files(hits: list[Hit], k: int, plan: QueryPlan | None = None) -> l
                 weight *= PROSE_SUPPORT_DECAY
         else:
             support = FILE_SUPPORT_WEIGHT * sum(h.score for h in chunks[1:1 + FILE_SUPPORT_CHUNKS])
-        explain = dict(best.explain, file_best=round(best.score, 6), file_support=round(support, 6))
-        files.append(replace(best, score=best.score + support, explain=explain))
-    return sorted(files, key=lambda h: (-h.score, h.path))[:k]
+        files.append((-(best.score + support), path, best, support))
+    files.sort(key=lambda f: f[:2])  # paths are distinct: the hits themselves are never compared
+    # Only the k returned are copied.
+    return [replace(best, score=best.score + support,
+                    explain=dict(best.explain, file_best=round(best.score, 6), file_support=round(support, 6)))
+            for _, _, best, support in files[:k]]
