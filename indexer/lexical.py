@@ -11,8 +11,12 @@ from typing import Sequence
 from indexer.types import Chunk
 
 FTS_COLUMNS = ("path", "symbol", "body")
-# BM25 weight of each column, in FTS_COLUMNS order: a match in the symbol name says most about a chunk.
-FTS_WEIGHTS = (2.0, 4.0, 1.0)
+# BM25 weight of each column, in FTS_COLUMNS order. A query word in the file's path (its directories and
+# name, shared by every chunk of the file) or in the chunk's symbol name says more about what the code is
+# than one in its body: a file is named for what it holds. Applied at query time (indexer.bm25), so a
+# change needs no reindex. (2, 4, 1) before; (10, 5, 1) measured 0.877 -> 0.881 on the dev split
+# (BENCHMARKS.md), path weights 8-15 within 0.001 of each other.
+FTS_WEIGHTS = (10.0, 5.0, 1.0)
 # We pre-tokenise ourselves and emit space-separated lower-case tokens; "_" stays inside a token so that
 # a whole snake_case identifier survives FTS5's own tokenizer.
 FTS_TOKENIZE = "porter unicode61 remove_diacritics 2 tokenchars '_'"

@@ -15,6 +15,9 @@ a hit sits where it does:
   (`export interface ZodObject`): definitions the chunker does not cut out still count.
 - "file_name_boost": a symbol query names the file (`SqlMapper` -> SqlMapper.cs).
 - "file_words_boost": a prose query spells out the file's name ("group handler" -> GroupHandler.php).
+  For it and the prose name overlap of "definition_boost", two adjacent query words also count written as
+  one ("thread pool" -> threadpool.c, "URL encoded" -> urlencoded.ex): lower-case names join words with
+  no separator to split them at.
 - "path_boost": query words appear among the file's directory names.
 - "container_demotion": a class or file chunk that holds another matching chunk of the same file sinks a
   little below it (the inner chunk is the more precise answer), unless it is the definition asked for:
@@ -210,12 +213,19 @@ def _query_vocabulary(plan: QueryPlan) -> tuple[frozenset[str], frozenset[str]]:
     global _last_vocabulary
     last = _last_vocabulary  # one tuple, read and replaced whole: safe across threads
     if last[0] is not plan:
-        vocabulary = plan.words | frozenset(plan.expansions)
+        vocabulary = plan.words | frozenset(plan.expansions) | compounds(plan.terms)
         last = _last_vocabulary = (plan, (vocabulary, frozenset(word_stem(w) for w in vocabulary)))
     return last[1]
 
 
 _last_vocabulary: tuple = (None, None)
+
+
+def compounds(terms: tuple[str, ...]) -> frozenset[str]:
+    """Each two adjacent query terms written as one word ("thread pool" -> `threadpool`, "URL encoded" ->
+    `urlencoded`): lower-case names join words without a separator that identifier splitting could find,
+    and a name so written still counts as made of the query's words."""
+    return frozenset(a + b for a, b in zip(terms, terms[1:]))
 
 
 @lru_cache(maxsize=65536)

@@ -102,6 +102,21 @@ def test_a_name_abbreviating_the_querys_word_counts_as_that_word():
     assert file_words_boost(hit(path="src/parser.py"), plan_query("how to parse flags")) == 1.0
 
 
+def test_two_adjacent_query_words_written_as_one_name_count_as_those_words():
+    # libuv: "resolving hostnames asynchronously using the thread pool" is threadpool.c; plug: "URL-encoded
+    # form body parser" is parsers/urlencoded.ex. A lower-case name has no separator to split it at.
+    plan = plan_query("work queued on the thread pool")
+    ranked = adjust([hit(path="src/unix/core.c", kind="file", score=1.0),
+                     hit(path="src/threadpool.c", kind="file", score=0.9)], plan)
+    assert [h.path for h in ranked] == ["src/threadpool.c", "src/unix/core.c"]
+    assert ranked[0].explain["file_words_boost"] == 1.0 + FILE_WORDS_BOOST
+    assert file_words_boost(hit(path="lib/plug/parsers/urlencoded.ex"), plan_query("URL-encoded form body parser")) \
+        == 1.0 + FILE_WORDS_BOOST
+    assert definition_boost(hit(symbol="threadpool_init"), plan_query("init the thread pool")) == 1.0 + NAME_OVERLAP_BOOST
+    # Only words next to each other in the query: not "thread ... pool" with other words between them.
+    assert file_words_boost(hit(path="src/threadpool.c"), plan_query("thread safety of the worker pool")) == 1.0
+
+
 @pytest.mark.parametrize("path,category", [
     ("tests/test_app.py", "tests"), ("pkg/app_test.go", "tests"), ("web/button.spec.ts", "tests"),
     ("examples/demo.py", "examples"), ("vendor/lib/x.go", "vendored"), ("src/legacy/old.py", "legacy"),
