@@ -191,6 +191,25 @@ def test_hybrid_gives_lexical_candidates_their_semantic_score(index, encoder):
     assert any("semantic" not in h.explain for h in plain if "lexical" in h.explain)
 
 
+def test_lexical_candidates_get_the_same_semantic_scores_from_an_ivf_index(index, encoder, monkeypatch):
+    # A flat index scores them in memory (indexer.vectors.score_query); an IVF index leaves them to the
+    # embeddings stored in SQLite. Both must give each candidate the same cosine.
+    import faiss
+    import numpy as np
+
+    from indexer.vectors import build_index
+
+    flat = index.vectors
+    held = faiss.vector_to_array(flat.id_map).astype(np.int64)
+    matrix = np.vstack([flat.reconstruct(int(i)) for i in held])
+    query, narrow = "parse the config file into a dict", SearchOptions(mode="hybrid", candidates=3, k=10)
+    expected = {h.chunk_id: h.explain.get("semantic") for h in search(index, query, encoder, narrow).hits}
+    monkeypatch.setattr(index, "vectors", build_index(flat.d, "ivf", held, matrix))
+    got = {h.chunk_id: h.explain.get("semantic") for h in search(index, query, encoder, narrow).hits}
+    assert got.keys() == expected.keys() and len(got) > 3
+    assert all(abs(got[c] - expected[c]) < 1e-5 for c in got)
+
+
 def test_a_name_used_everywhere_still_brings_its_definition_into_the_pool(tmp_path):
     # serde's `Visitor`: hundreds of small chunks mention it, and the long trait that defines it ranked
     # below the candidate pool, so the ranking layer never saw it.
