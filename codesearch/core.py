@@ -100,10 +100,11 @@ def load_query_encoder(index, settings, model_chosen: bool, mode: str = "hybrid"
 
 def _one_faiss_thread() -> None:
     """FAISS and torch each bring an OpenMP thread pool; when both run for a query, the idle pool's
-    spinning threads can take the CPU from the other, and a one-query flat scan of 100k vectors needs no
-    more than one thread. In one run on a busy 2-core machine this took a warm hybrid query at 100k
-    chunks from 2.3 s to 0.22 s p50; in another, dominated by torch's own threads, it changed little
-    (BENCHMARKS.md, Latency). OpenMP keeps the setting per thread: set by every thread that searches."""
+    spinning threads can take the CPU from the other. FAISS searches an IVF index only (a flat one is
+    scanned by indexer.vectors.score_query, on torch's pool where torch runs), and one query needs no
+    more than one thread. Measured when flat indexes still went through FAISS: in one run on a busy
+    2-core machine this took a warm hybrid query at 100k chunks from 2.3 s to 0.22 s p50; in another,
+    dominated by torch's own threads, it changed little (BENCHMARKS.md, Latency). OpenMP keeps the setting per thread: set by every thread that searches."""
     import faiss
 
     faiss.omp_set_num_threads(1)

@@ -223,9 +223,7 @@ class TermCache:
         if found is not None:
             self._terms.move_to_end(key)
             return found
-        rows = self.conn.execute(
-            f"SELECT rowid, -bm25(chunks_fts, {_WEIGHTS}) FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rowid",
-            (match_expression([term]),)).fetchall()
+        rows = self.conn.execute(f"{_scored_sql('')} ORDER BY id", (match_expression([term]),)).fetchall()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
         self._terms[key] = (ids, scores)
