@@ -6,6 +6,10 @@
     result.mode       # the mode actually used: "hybrid" degrades to "lexical" without an encoder/vectors
     result.query_kind # "symbol" | "keyword" | "mixed" | "natural" (indexer.query)
 
+A search is `retrieve` (classify the query, run FTS5 and FAISS, load the listed chunks) and then `rank`
+(fuse the lists, apply the ranking layer); benchmarks/replay.py keeps the first half's `Candidates` to
+run the second again under other constants.
+
 `Hit.explain` holds the score parts: "lexical" (BM25, higher = better), "expanded" (the same with the
 query's abbreviations), "semantic" (cosine), each with its "<name>_rank"; "fused"; in hybrid mode with
 lexical matches, the query's "agreement" between the two sides, the "semantic_weight" it left the
@@ -75,7 +79,27 @@ def search(index, query: str, encoder, options: SearchOptions = SearchOptions())
         raise_as_corrupt(Path(getattr(index, "index_dir", ".")) / DB_NAME, exc, index.conn)
 
 
+@dataclass
+class Candidates:
+    """What retrieval found for one query, before fusion and the ranking layer: each retriever's ranked
+    (chunk id, score) list and the listed chunks that pass the filters, loaded. `rank` turns it into
+    hits; benchmarks/replay.py keeps it to rank the same candidates again under other constants."""
+
+    plan: QueryPlan
+    mode: str  # the mode actually used
+    lists: dict[str, list[tuple[int, float]]]
+    hits: dict[int, Hit]
+
+
 def _search(index, query: str, encoder, options: SearchOptions) -> SearchResult:
+    candidates = retrieve(index, query, encoder, options)
+    ordered = rank(candidates, options)
+    _mark_stale(index, ordered, options.root)
+    return SearchResult(hits=ordered, mode=candidates.mode, query_kind=candidates.plan.kind, plan=candidates.plan)
+
+
+def retrieve(index, query: str, encoder, options: SearchOptions) -> Candidates:
+    """Classify `query` and run the retrievers its mode uses (see the module docstring for the modes)."""
     if options.mode not in MODES:
         raise ValueError(f"unknown search mode {options.mode!r}; expected one of {', '.join(MODES)}")
     if options.k < 1:
@@ -88,8 +112,16 @@ def _search(index, query: str, encoder, options: SearchOptions) -> SearchResult:
         raise SemanticSearchUnavailable(f"semantic search needs embeddings, but {missing}")
     if mode == "hybrid" and not semantic_ready:
         mode = "lexical"
-
     lists = _candidate_lists(index, plan, encoder, mode, options)
+    listed = list(dict.fromkeys(cid for ranked in lists.values() for cid, _ in ranked))
+    hits = {h.chunk_id: h for h in _load_hits(index.conn, listed, options)}
+    return Candidates(plan=plan, mode=mode, lists=lists, hits=hits)
+
+
+def rank(candidates: Candidates, options: SearchOptions) -> list[Hit]:
+    """Fuse the candidate lists and apply the ranking layer: the hits to return, best first (the Hit
+    objects of `candidates.hits`, their score and explain set in place)."""
+    plan, lists = candidates.plan, candidates.lists
     # The semantic side's weight shrinks when its best candidates hardly match the query's words
     # (indexer.fusion.agreement): a weak model must not sink lexical answers.
     agreed = agreement(lists.get("lexical", ()), lists.get("semantic", ()))
@@ -99,11 +131,9 @@ def _search(index, query: str, encoder, options: SearchOptions) -> SearchResult:
     # Hybrid with lexical evidence: the ranking layer's definition boost multiplies the lexical share.
     lexical_share = agreed is not None
 
-    hits = _load_hits(index.conn, [f.chunk_id for f in fused], options)
-    by_id = {h.chunk_id: h for h in hits}
     ordered: list[Hit] = []
     for f in fused:
-        hit = by_id.get(f.chunk_id)
+        hit = candidates.hits.get(f.chunk_id)
         if hit is None:
             continue
         hit.score = f.score
@@ -127,8 +157,7 @@ def _search(index, query: str, encoder, options: SearchOptions) -> SearchResult:
     for hit in ordered:
         hit.explain.update({name: round(hit.explain[name], 6) for name in parts & hit.explain.keys()})
         hit.explain["score"] = round(hit.score, 6)
-    _mark_stale(index, ordered, options.root)
-    return SearchResult(hits=ordered, mode=mode, query_kind=plan.kind, plan=plan)
+    return ordered
 
 
 def _candidate_lists(index, plan: QueryPlan, encoder, mode: str, options: SearchOptions) -> dict:
