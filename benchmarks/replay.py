@@ -19,7 +19,8 @@ combination best on the other 19, scored on that one; the mean of those is what 
 repositories it was not made on (the benchmark's held-out ones).
 
 Retrieval does not depend on the constants replayed (FTS5 column weights and candidate counts do: those
-need `benchmarks/semble.py`). `--set` takes a module attribute and comma-separated values: numbers, or
+need `benchmarks/semble.py`), and only constants read when a function runs can be replayed: one bound
+as a parameter's default is fixed at import. `--set` takes a module attribute and comma-separated values: numbers, or
 tuples written a:b; `NAME[key]` sets one entry of a dict constant (DEMOTIONS[tests], FUSION_WEIGHTS[mixed]).
 """
 from __future__ import annotations

@@ -82,13 +82,14 @@ def fuse(lists: Mapping[str, Ranked], weights: Mapping[str, float], method: str 
     return sorted(fused.values(), key=lambda f: (-f.score, f.chunk_id))
 
 
-def agreement(lexical: Ranked, semantic: Ranked, top: int = AGREEMENT_TOP) -> float | None:
+def agreement(lexical: Ranked, semantic: Ranked, top: int | None = None) -> float | None:
     """The lexical scores of the semantic list's `top` best candidates (0 for those the lexical list
-    lacks), summed, over the sum of the lexical list's own `top` best: 1 when the semantic side
-    favours what BM25 favours, about 0 when its favourites contain none of the query's words. None
-    without two lists to compare."""
+    lacks), summed, over the sum of the lexical list's own `top` best (default AGREEMENT_TOP): 1 when
+    the semantic side favours what BM25 favours, about 0 when its favourites contain none of the query's
+    words. None without two lists to compare."""
     if not lexical or not semantic:
         return None
+    top = AGREEMENT_TOP if top is None else top
     ideal = sum(max(score, 0.0) for _, score in lexical[:top])
     if ideal <= 0:
         return None
