@@ -25,7 +25,7 @@ MAX_QUERY_TERMS = 64  # a pasted snippet as a query: its first terms say enough,
 # How much each side counts in fusion, per query kind: (lexical, semantic). Set on the public benchmark's
 # dev split with all-MiniLM-L6-v2 as the semantic side, the one trained model to be had here (BENCHMARKS.md):
 # prose leans on the model more than identifiers do. Natural 1.5 and mixed 0.4 (before: 2.0 and 1.2) took
-# hybrid 0.893 -> 0.897 against lexical 0.877 in the same run, and every fold of a leave-one-repository-out
+# hybrid 0.893 -> 0.897 against lexical 0.877 on the same index, and every fold of a leave-one-repository-out
 # search over these weights picked them; the proxy adds nothing to mixed queries (prose naming identifiers),
 # which lexical evidence answers. Re-tune with `benchmarks/semble.py --weights` for another model.
 # The semantic weight is further scaled, per query, by how far the model agrees with BM25 (indexer.fusion).

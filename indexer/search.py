@@ -99,7 +99,8 @@ def _search(index, query: str, encoder, options: SearchOptions) -> SearchResult:
 
 
 def retrieve(index, query: str, encoder, options: SearchOptions) -> Candidates:
-    """Classify `query` and run the retrievers its mode uses (see the module docstring for the modes)."""
+    """Classify `query` and run the retrievers its mode uses (see the module docstring for the modes).
+    `search` is this, then `rank`, then the stale marks, with damage reported as IndexCorrupt."""
     if options.mode not in MODES:
         raise ValueError(f"unknown search mode {options.mode!r}; expected one of {', '.join(MODES)}")
     if options.k < 1:
