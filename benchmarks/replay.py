@@ -97,7 +97,10 @@ def parse_setting(spec: str) -> tuple[str, str | None, list]:
         target, _, key = target[:-1].partition("[")
     if "." not in target or not values:
         raise SystemExit(f"bad --set {spec!r}: expected module.NAME=v1,v2 or module.NAME[key]=v1,v2")
-    parsed = [tuple(float(x) for x in v.split(":")) if ":" in v else float(v) for v in values.split(",")]
+    try:
+        parsed = [tuple(float(x) for x in v.split(":")) if ":" in v else float(v) for v in values.split(",")]
+    except ValueError:
+        raise SystemExit(f"bad --set {spec!r}: values are numbers, or tuples of numbers written a:b") from None
     return target, key, parsed
 
 
@@ -105,7 +108,10 @@ def apply(target: str, key: str | None, value) -> None:
     """Set one constant (or one entry of a dict constant), then empty the ranking layer's caches, some
     of which hold results computed from constants (demotions)."""
     module_name, _, name = target.rpartition(".")
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        raise SystemExit(f"no module {module_name!r} to set {name} in") from None
     if not hasattr(module, name):
         raise SystemExit(f"{module_name} has no {name}")
     if key is None:

@@ -52,8 +52,11 @@ def test_parse_setting_reads_numbers_tuples_and_dict_keys():
         "indexer.ranking.FILE_WORDS_BOOST", None, [0.3, 1.0])
     assert replay.parse_setting("indexer.query.FUSION_WEIGHTS[mixed]=1.0:0.4") == (
         "indexer.query.FUSION_WEIGHTS", "mixed", [(1.0, 0.4)])
-    with pytest.raises(SystemExit):
-        replay.parse_setting("FILE_WORDS_BOOST=0.3")
+    for bad in ("FILE_WORDS_BOOST=0.3", "indexer.ranking.FILE_WORDS_BOOST=high"):
+        with pytest.raises(SystemExit):
+            replay.parse_setting(bad)
+    with pytest.raises(SystemExit, match="no module"):
+        replay.apply("indexer.nosuch.X", None, 1.0)
 
 
 def test_leave_one_out_scores_each_group_with_the_choice_made_without_it():
