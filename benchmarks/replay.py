@@ -20,8 +20,10 @@ repositories it was not made on (the benchmark's held-out ones).
 
 Retrieval does not depend on the constants replayed (FTS5 column weights and candidate counts do: those
 need `benchmarks/semble.py`), and only constants read when a function runs can be replayed: one bound
-as a parameter's default is fixed at import. `--set` takes a module attribute and comma-separated values: numbers, or
-tuples written a:b; `NAME[key]` sets one entry of a dict constant (DEMOTIONS[tests], FUSION_WEIGHTS[mixed]).
+as a parameter's default is fixed at import. `--set` takes a module attribute and comma-separated
+values: numbers, or tuples written a:b; `NAME[key]` sets one entry of a dict constant (DEMOTIONS[tests],
+FUSION_WEIGHTS[mixed]). The docstring set is captured in lexical mode only (its index holds FakeEncoder
+vectors).
 """
 from __future__ import annotations
 
@@ -34,7 +36,6 @@ import sys
 import tempfile
 import time
 from dataclasses import replace
-from functools import _lru_cache_wrapper
 from pathlib import Path
 
 from benchmarks import semble
@@ -120,7 +121,7 @@ def apply(target: str, key: str | None, value) -> None:
         getattr(module, name)[key] = value
     ranking = importlib.import_module("indexer.ranking")
     for attribute in vars(ranking).values():
-        if isinstance(attribute, _lru_cache_wrapper):
+        if callable(getattr(attribute, "cache_clear", None)):  # the functools.lru_cache functions
             attribute.cache_clear()
 
 
@@ -166,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="grid: values of one constant (repeatable; every combination is run)")
     args = parser.parse_args(argv)
     path = args.work / f"replay-{args.mode}.pickle"
+    if args.docstrings is not None and args.mode != "lexical":
+        raise SystemExit("--docstrings: lexical mode only (the docstring set's index holds FakeEncoder vectors)")
     if args.action == "capture":
         started = time.perf_counter()
         captured = capture(args.data, args.work, args.mode, args.encoder, args.docstrings)
