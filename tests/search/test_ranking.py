@@ -88,13 +88,19 @@ def test_the_file_whose_name_the_query_spells_out_beats_a_longer_name():
     assert file_words_boost(hit(path="src/GroupHandler.php"), plan_query("GroupHandler")) == 1.0
 
 
+def assert_named_file_overtakes(query, first, named):
+    """`named`, a file chunk scored 0.9 against `first`'s 1.0, ranks first on file_words_boost alone,
+    its name made wholly of the query's words."""
+    ranked = adjust([hit(path=first, kind="file", score=1.0), hit(path=named, kind="file", score=0.9)],
+                    plan_query(query))
+    assert [h.path for h in ranked] == [named, first]
+    assert ranked[0].explain["file_words_boost"] == 1.0 + FILE_WORDS_BOOST
+
+
 def test_a_name_abbreviating_the_querys_word_counts_as_that_word():
     # serde: "standard library type Deserialize implementations" is de/impls.rs.
-    plan = plan_query("standard library type Deserialize implementations")
-    ranked = adjust([hit(path="serde/src/de/mod.rs", kind="file", score=1.0),
-                     hit(path="serde/src/de/impls.rs", kind="file", score=0.9)], plan)
-    assert [h.path for h in ranked] == ["serde/src/de/impls.rs", "serde/src/de/mod.rs"]
-    assert ranked[0].explain["file_words_boost"] == 1.0 + FILE_WORDS_BOOST
+    assert_named_file_overtakes("standard library type Deserialize implementations",
+                                "serde/src/de/mod.rs", "serde/src/de/impls.rs")
     # `conn_pool` for "connection pool"; but a stem of three letters begins too many words: `str` is not
     # "stream", and a name longer than the word is not its abbreviation.
     assert file_words_boost(hit(path="src/conn_pool.py"), plan_query("connection pool sizing")) == 1.0 + FILE_WORDS_BOOST
@@ -105,11 +111,7 @@ def test_a_name_abbreviating_the_querys_word_counts_as_that_word():
 def test_two_adjacent_query_words_written_as_one_name_count_as_those_words():
     # libuv: "resolving hostnames asynchronously using the thread pool" is threadpool.c; plug: "URL-encoded
     # form body parser" is parsers/urlencoded.ex. A lower-case name has no separator to split it at.
-    plan = plan_query("work queued on the thread pool")
-    ranked = adjust([hit(path="src/unix/core.c", kind="file", score=1.0),
-                     hit(path="src/threadpool.c", kind="file", score=0.9)], plan)
-    assert [h.path for h in ranked] == ["src/threadpool.c", "src/unix/core.c"]
-    assert ranked[0].explain["file_words_boost"] == 1.0 + FILE_WORDS_BOOST
+    assert_named_file_overtakes("work queued on the thread pool", "src/unix/core.c", "src/threadpool.c")
     assert file_words_boost(hit(path="lib/plug/parsers/urlencoded.ex"), plan_query("URL-encoded form body parser")) \
         == 1.0 + FILE_WORDS_BOOST
     assert definition_boost(hit(symbol="threadpool_init"), plan_query("init the thread pool")) == 1.0 + NAME_OVERLAP_BOOST
