@@ -24,7 +24,8 @@ a hit sits where it does:
   the symbol queried, or, for prose, a name made wholly of the query's words (`JsonElement` for "JSON
   element tree model").
 - "demote_<category>": tests, examples, vendored, legacy, generated code, declaration stubs, docs and
-  config files sink, unless the query asks for that category ("tests for the parser").
+  config files sink, and Windows ports (`win/`, `*_windows.go`) below the portable code they parallel,
+  unless the query asks for that category ("tests for the parser", "Windows named pipes").
 - "same_file_penalty": past the first few chunks of one file, each further one counts less, so one file
   does not fill the top k.
 - files-only: chunk scores aggregate to one score per file ("file_best" + "file_support": 0.2 times the
@@ -81,6 +82,10 @@ DEMOTIONS = {
     "stubs": 0.6,
     "docs": 0.3,
     "config": 0.3,
+    # Windows ports of code that also has a portable (POSIX) implementation: libuv's win/tcp.c beside
+    # unix/tcp.c, cobra's command_win.go beside command.go. A parallel implementation of the same feature
+    # shares its vocabulary and often has more of it; the portable one is the answer unless Windows is asked.
+    "windows": 0.7,
 }
 # Languages (indexer.languages) that are prose or data rather than code; None: an unknown text file.
 _LANGUAGE_CATEGORIES = {
@@ -94,11 +99,13 @@ _DIR_CATEGORIES = {
     "vendored": {"vendor", "vendored", "_vendor", "third_party", "thirdparty", "node_modules", "external"},
     "legacy": {"legacy", "deprecated", "old", "obsolete"},
     "generated": {"generated", "gen", "__generated__", "autogen"},
+    "windows": {"win", "win32", "windows"},
 }
 _FILE_CATEGORIES = {
     "tests": re.compile(r"^(test_.*|.*_test\.\w+|.*\.(test|spec)\.\w+|conftest\.py|.*Tests?\.(java|kt|cs|swift))$"),
     "generated": re.compile(r"^(.*_pb2(_grpc)?\.pyi?|.*\.pb\.go|.*\.generated\.\w+|.*\.min\.js|.*_generated\.\w+)$"),
     "stubs": re.compile(r"^.*\.(pyi|d\.ts)$"),
+    "windows": re.compile(r"(?i)^(.*[_-])?(windows|win32|win)\.\w+$"),
 }
 # A body that only declares: `...`, `pass`, `raise NotImplementedError`, or a C-style prototype.
 _STUB_BODY_LINE = re.compile(r"^(\.\.\.|pass|raise NotImplementedError(\(.*\))?|return NotImplemented)$")

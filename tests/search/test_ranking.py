@@ -123,6 +123,8 @@ def test_two_adjacent_query_words_written_as_one_name_count_as_those_words():
     ("tests/test_app.py", "tests"), ("pkg/app_test.go", "tests"), ("web/button.spec.ts", "tests"),
     ("examples/demo.py", "examples"), ("vendor/lib/x.go", "vendored"), ("src/legacy/old.py", "legacy"),
     ("api/service_pb2.py", "generated"), ("typings/rich.pyi", "stubs"), ("types/index.d.ts", "stubs"),
+    ("src/win/tcp.c", "windows"), ("command_win.go", "windows"), ("fs_windows.go", "windows"),
+    ("sys/Win32.rs", "windows"),
 ])
 def test_path_categories(path, category):
     assert category in path_categories(path)
@@ -130,6 +132,23 @@ def test_path_categories(path, category):
 
 def test_ordinary_source_is_in_no_category():
     assert path_categories("src/contest/testimony.py") == set()
+    assert path_categories("src/unix/tcp.c") == set()
+    assert path_categories("src/window.c") == set()  # a GUI window, not the platform
+    assert path_categories("lib/winner.py") == set()
+
+
+def test_a_windows_port_sinks_below_the_portable_code_unless_windows_is_asked():
+    def pair():
+        return (hit(path="src/win/tcp.c", symbol="uv_tcp_connect", language="c", score=1.2),
+                hit(path="src/unix/tcp.c", symbol="uv__tcp_connect", language="c", score=1.0))
+
+    windows, portable = pair()
+    ranked = adjust([windows, portable], plan_query("TCP stream connect and accept implementation"))
+    assert ranked == [portable, windows]
+    assert windows.explain["demote_windows"] == DEMOTIONS["windows"]
+    windows, portable = pair()
+    assert adjust([windows, portable], plan_query("TCP connect on Windows")) == [windows, portable]
+    assert "demote_windows" not in windows.explain
 
 
 def test_demotion_applies_unless_the_query_asks_for_it():
