@@ -12,7 +12,8 @@ a hit sits where it does:
   the name again and let the model's near-ties among same-named chunks decide. In lexical and
   semantic searches the fused score is all of one side and the boost multiplies all of it.
 - "declares": a file or class chunk that is not the definition but declares the symbol in its text
-  (`export interface ZodObject`): definitions the chunker does not cut out still count.
+  (`export interface ZodObject`): definitions the chunker does not cut out still count. A C/C++ name
+  only declared ahead (`class X;`, `friend class X<T>;`) is not its definition.
 - "file_name_boost": a symbol query names the file (`SqlMapper` -> SqlMapper.cs).
 - "file_words_boost": a prose query spells out the file's name ("group handler" -> GroupHandler.php).
   For it and the prose name overlap of "definition_boost", two adjacent query words also count written as
@@ -251,6 +252,12 @@ _DECLARED_BEFORE = re.compile(
 )
 
 
+# C and C++ declare a name ahead of its definition (`class X;`, `friend class X<T>;`, `struct s;`): what
+# follows such a name. (In Rust `struct X;` is a definition, and the other languages have no such form.)
+_FORWARD_LANGUAGES = frozenset({"c", "cpp"})
+_FORWARD = re.compile(r"\s*(?:<[^<>;{}]*(?:<[^<>;{}]*>[^<>;{}]*)*>)?\s*;")
+
+
 def _word_or_dollar(text: str, i: int) -> bool:
     """Whether text[i] exists and is in the regex class [\\w$]."""
     return 0 <= i < len(text) and (text[i].isalnum() or text[i] in "_$")
@@ -272,7 +279,8 @@ def declares(hit: Hit, plan: QueryPlan) -> float:
     while at != -1:
         start = at - 1 if at > 0 and text[at - 1] == "$" else at
         if not _word_or_dollar(text, start - 1) and not _word_or_dollar(text, at + len(name)):
-            if _DECLARED_BEFORE.search(text, max(0, start - 24), start):
+            if _DECLARED_BEFORE.search(text, max(0, start - 24), start) and not (
+                    hit.language in _FORWARD_LANGUAGES and _FORWARD.match(text, at + len(name))):
                 return DECLARES_BOOST
         at = text.find(name, at + 1)
     return 1.0

@@ -269,6 +269,21 @@ def test_a_file_chunk_declaring_the_symbol_beats_one_that_only_uses_it():
     assert declares(hit(kind="file", text="class ZodObjectDef {}"), plan) == 1.0
 
 
+def test_a_cpp_forward_declaration_is_not_the_declaring_file():
+    # fmtlib: args.h only names `basic_format_args` ahead (a friend); base.h defines the class template.
+    plan = plan_query("basic_format_args")
+    ahead = hit(kind="file", path="include/fmt/args.h", language="cpp", score=1.2,
+                text="template <typename Context> class basic_format_args;\n"
+                     "class dynamic_format_arg_store {\n  friend class basic_format_args<Context>;\n};")
+    defining = hit(kind="file", path="include/fmt/base.h", language="cpp", score=1.0,
+                   text="template <typename Context> class basic_format_args {\n  int size_;\n};")
+    assert adjust([ahead, defining], plan) == [defining, ahead]
+    assert "declares" not in ahead.explain and defining.explain["declares"] == DECLARES_BOOST
+    assert declares(hit(kind="file", language="c", text="struct uv_loop_s;"), plan_query("uv_loop_s")) == 1.0
+    # In Rust `struct Marker;` defines a unit struct.
+    assert declares(hit(kind="file", language="rust", text="pub struct Marker;"), plan_query("Marker")) == DECLARES_BOOST
+
+
 def test_the_file_named_after_the_symbol_is_boosted():
     plan = plan_query("SqlMapper")
     assert file_name_boost(hit(path="Dapper/SqlMapper.cs"), plan) == FILE_NAME_BOOST
