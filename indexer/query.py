@@ -3,8 +3,10 @@
 A symbol-like query (`parse_config`, `Foo::bar`, `HttpClient.send`) is best answered by lexical evidence
 and by the chunk that defines the symbol; a natural-language query ("where do we retry failed uploads")
 leans on the semantic side. `classify_query` decides, and `QueryPlan` carries the decision together with
-the lexical terms, the symbol being asked about and whether the query itself mentions tests, examples,
-vendored code or declaration stubs (then the ranking layer does not demote them).
+the lexical terms, the symbol being asked about, whether the query itself mentions tests, examples,
+vendored code or declaration stubs (then the ranking layer does not demote them), and whether prose
+describes what one function does ("Returns the parsed links", as a docstring would) rather than naming
+a subject ("link header parsing"): the ranking layer then leans on the best chunk, not the file's name.
 """
 from __future__ import annotations
 
@@ -101,6 +103,39 @@ _ABBREVIATIONS = {
     "variable": ("var",),
 }
 
+# Verbs a docstring's first sentence starts with ("Return the parsed links", "Writes a null-terminated
+# string"): a query so phrased says what one piece of code does, not which subject it is about. Words
+# that head a subject at least as often ("log rotation", "filter handler", "map of names", "test
+# fixtures", "format string", "search index", "request hooks") are left out.
+_DESCRIBING_VERBS = frozenset("""
+    accept add adjust align allow analyze append apply assert assign attach build calculate call cancel
+    check clean clear clip close collect combine commit compare compile compute configure connect
+    construct convert copy count create decide declare decode define delete describe detect determine
+    disable dispatch do drop dump emit enable encode ensure escape evaluate execute expand extract fetch
+    fill find finish flush generate get give handle hold indicate initialize inject insert install
+    interpret invoke iterate join keep load look lookup lowercase make manage mark merge move normalize
+    notify obtain open override pad parse pass perform pop prepare present print produce prompt provide
+    push put quote raise read rebuild receive reconfigure reduce register reload remove render repeat
+    replace represent reset resolve restore restrict retrieve return reverse rewrite run save scan schedule
+    select send serialize set setup show skip sort split start stop strip substitute take tell throw
+    toggle transform translate traverse truncate try unquote unset unwrap update upgrade use validate
+    verify visit wait walk warn wrap write yield
+""".split())
+
+
+def describes_behaviour(text: str) -> bool:
+    """Whether a prose query starts with a verb in the imperative or third person ("Return ...",
+    "Parses ..."), as a docstring does: it describes one function's behaviour."""
+    first = text.split(maxsplit=1)[0].lower().strip(",;:?!.'\"`") if text.strip() else ""
+    if first in _DESCRIBING_VERBS:
+        return True
+    if first.endswith("ies") and first[:-3] + "y" in _DESCRIBING_VERBS:
+        return True
+    if first.endswith("es") and first[:-2] in _DESCRIBING_VERBS:
+        return True
+    return first.endswith("s") and first[:-1] in _DESCRIBING_VERBS
+
+
 # Query words that ask for code the ranking layer would otherwise demote.
 _ASKS_FOR = {
     "tests": {"test", "tests", "testing", "spec", "specs", "unittest", "pytest", "fixture", "fixtures", "mock"},
@@ -128,6 +163,7 @@ class QueryPlan:
     symbol_text: str | None  # the symbol's last component as typed ("send", "URL"): case tells a type from a field
     words: frozenset[str]  # every lower-cased word of the query and its identifier parts (for path/symbol overlap)
     asks_for: frozenset[str]  # keys of _ASKS_FOR the query mentions
+    behaviour: bool = False  # prose phrased as what code does ("Returns the parsed links"): describes_behaviour
 
     @property
     def lexical_weight(self) -> float:
@@ -212,4 +248,5 @@ def plan_query(text: str) -> QueryPlan:
         symbol_text=symbol_text,
         words=words,
         asks_for=asks_for,
+        behaviour=kind in (MIXED, NATURAL) and describes_behaviour(text),
     )

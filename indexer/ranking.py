@@ -15,7 +15,8 @@ a hit sits where it does:
   (`export interface ZodObject`): definitions the chunker does not cut out still count. A C/C++ name
   only declared ahead (`class X;`, `friend class X<T>;`) is not its definition.
 - "file_name_boost": a symbol query names the file (`SqlMapper` -> SqlMapper.cs).
-- "file_words_boost": a prose query spells out the file's name ("group handler" -> GroupHandler.php).
+- "file_words_boost": a prose query about a subject spells out the file's name ("group handler" ->
+  GroupHandler.php); not one that describes a function's behaviour ("Returns the group's handler").
   For it and the prose name overlap of "definition_boost", two adjacent query words also count written as
   one ("thread pool" -> threadpool.c, "URL encoded" -> urlencoded.ex): lower-case names join words with
   no separator to split them at.
@@ -31,7 +32,8 @@ a hit sits where it does:
   does not fill the top k.
 - files-only: chunk scores aggregate to one score per file ("file_best" + "file_support": 0.2 times the
   next 3 chunks' scores; for prose queries, natural or mixed, every further chunk of the file, the n-th
-  weighted 0.2 x 0.8^n, since several matching chunks say what a file is about).
+  weighted 0.2 x 0.8^n, since several matching chunks say what a file is about; 0.2 x 0.5^n when the
+  prose describes what one function does, as a docstring would).
 
 Every constant was set on the public benchmark's development split (benchmarks/semble.py; figures,
 one change at a time, in BENCHMARKS.md).
@@ -55,9 +57,11 @@ FILE_NAME_BOOST = 1.5  # a symbol query naming the file (`SqlMapper` -> SqlMappe
 NAME_OVERLAP_BOOST = 0.4  # prose query: up to 1 + this when every part of the symbol name is a query word
 PATH_WORD_BOOST = 0.1  # per query word found in the path
 PATH_BOOST_CAP = 0.3
-# Prose query: up to 1 + FILE_WORDS_BOOST when every word of the file's name is a query word. 0.6
-# measured 0.864 on the dev split but cost the docstring-stripped set 0.852 -> 0.835 file NDCG; 0.3
-# gives 0.860 and 0.847.
+# Prose query about a subject: up to 1 + FILE_WORDS_BOOST when every word of the file's name is a query
+# word. 0.6 measured 0.864 on the dev split but cost the docstring-stripped set 0.852 -> 0.835 file NDCG;
+# 0.3 gives 0.860 and 0.847. A query describing behaviour ("Returns the parsed links", QueryPlan.behaviour)
+# gets none: it asks for one function, found by its own words, and a file named for them is as often
+# another file (docstring set 0.846 -> 0.854 without it; the dev split has 11 such queries, unchanged).
 FILE_WORDS_BOOST = 0.3
 # File names that say nothing about what is in the file.
 _GENERIC_STEMS = frozenset({"index", "init", "__init__", "mod", "lib", "main", "utils", "util", "helpers", "common"})
@@ -68,7 +72,12 @@ FILE_SUPPORT_CHUNKS = 3  # ... and how many of them count, for symbol and keywor
 # Prose queries (natural, mixed): every further chunk counts, the n-th (from 0) times this ** n. They
 # describe what a file is about, and several chunks matching say so; a symbol query names one definition,
 # and a file using the name everywhere (`impl Serialize for ...`) must not outweigh the one defining it.
+# (0.85 measures lexical 0.8888 -> 0.8916 on the dev split but hybrid 0.9029 -> 0.9002: in a hybrid
+# score every chunk of an on-topic file carries a semantic share, and the support grows with file size.)
 PROSE_SUPPORT_DECAY = 0.8
+# ... and for prose describing one function's behaviour: its file's other chunks say less (docstring set
+# 0.854 -> 0.860; 0.35 / 0.7 / 0.8: 0.859 / 0.858 / 0.854; hybrid with all-MiniLM-L6-v2 0.870 -> 0.873).
+BEHAVIOUR_SUPPORT_DECAY = 0.5
 
 CONTAINER_DEMOTION = 0.8  # a chunk that holds another matching chunk of the same file
 ABBREVIATION_MIN = 4  # letters of a name part's stem, at least, to count as a query word's abbreviation
@@ -318,8 +327,9 @@ def file_words_boost(hit: Hit, plan: QueryPlan) -> float:
     """For queries that are not a symbol: 1 + FILE_WORDS_BOOST times the fraction of the file name's
     words that the query mentions ("group handler ..." -> GroupHandler.php over WhatFailureGroupHandler.php,
     "JSON object ..." -> JsonObject.java). A file is named for what it holds; unlike the directories'
-    words, which path_boost counts, its name is specific to it."""
-    if plan.symbol and plan.kind != "mixed":
+    words, which path_boost counts, its name is specific to it. Not for prose describing behaviour
+    (QueryPlan.behaviour): one function does what it says, wherever it lives."""
+    if (plan.symbol and plan.kind != "mixed") or plan.behaviour:
         return 1.0
     return 1.0 + FILE_WORDS_BOOST * file_name_coverage(hit.path, plan)
 
@@ -461,7 +471,8 @@ def diversify(hits: list[Hit], k: int) -> list[Hit]:
 def aggregate_files(hits: list[Hit], k: int, plan: QueryPlan | None = None) -> list[Hit]:
     """One hit per file, scored by its best chunk plus a little for its further matching chunks:
     FILE_SUPPORT_WEIGHT times the sum of the next FILE_SUPPORT_CHUNKS scores, or, for a prose query
-    (`plan` natural or mixed), of all of them, the n-th further one times PROSE_SUPPORT_DECAY ** n.
+    (`plan` natural or mixed), of all of them, the n-th further one times PROSE_SUPPORT_DECAY ** n
+    (BEHAVIOUR_SUPPORT_DECAY ** n when the query describes what one function does).
 
     The returned hit is the file's best chunk (so a caller can still show where the file matched).
     """
@@ -474,9 +485,10 @@ def aggregate_files(hits: list[Hit], k: int, plan: QueryPlan | None = None) -> l
         best = chunks[0]
         if prose:
             weight, support = FILE_SUPPORT_WEIGHT, 0.0
+            decay = BEHAVIOUR_SUPPORT_DECAY if plan.behaviour else PROSE_SUPPORT_DECAY
             for h in chunks[1:]:
                 support += weight * h.score
-                weight *= PROSE_SUPPORT_DECAY
+                weight *= decay
         else:
             support = FILE_SUPPORT_WEIGHT * sum(h.score for h in chunks[1:1 + FILE_SUPPORT_CHUNKS])
         files.append((-(best.score + support), path, best, support))

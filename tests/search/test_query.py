@@ -65,3 +65,22 @@ def test_asks_for_tests_and_stubs():
 def test_a_pasted_snippet_keeps_a_bounded_number_of_terms():
     snippet = " ".join(f"name_{i} = value_{i}" for i in range(200))
     assert len(plan_query(snippet).terms) == MAX_QUERY_TERMS
+
+
+@pytest.mark.parametrize("query", ["Return the number of lines in the file.", "Parses a Cache-Control header string",
+                                   "Writes a null-terminated String.", "Applies the theme to every cell",
+                                   "Creates a CachePolicy instance from a serialized object"])
+def test_prose_starting_with_a_verb_describes_behaviour(query):
+    assert plan_query(query).behaviour
+
+
+@pytest.mark.parametrize("query", ["how do we retry failed uploads", "filter handler for level-based record filtering",
+                                   "log rotation and file handlers", "request context handling",
+                                   "tests for the config parser", "parsing of URL query strings"])
+def test_prose_naming_a_subject_does_not(query):
+    assert not plan_query(query).behaviour
+
+
+def test_only_prose_can_describe_behaviour():
+    assert not plan_query("parse").behaviour  # one word: a keyword, or the name of a function
+    assert not plan_query("parse_config").behaviour

@@ -4,7 +4,7 @@ import pytest
 from indexer.query import plan_query
 from indexer.ranking import (CONTAINER_DEMOTION, DECLARES_BOOST, DEMOTIONS, EXACT_CASE_BOOST,
                              EXACT_DEFINITION_BOOST, FILE_NAME_BOOST, FILE_SUPPORT_CHUNKS, FILE_SUPPORT_WEIGHT, FILE_WORDS_BOOST, NAME_OVERLAP_BOOST,
-                             PROSE_SUPPORT_DECAY, QUALIFIED_DEFINITION_BOOST, SAME_FILE_DECAY,
+                             BEHAVIOUR_SUPPORT_DECAY, PROSE_SUPPORT_DECAY, QUALIFIED_DEFINITION_BOOST, SAME_FILE_DECAY,
                              SAME_FILE_FREE, adjust, aggregate_files, containers, declares, definition_boost,
                              demotions, diversify, file_name_boost, file_words_boost, is_declaration_stub, path_boost,
                              path_categories)
@@ -218,6 +218,29 @@ def test_for_prose_queries_every_further_chunk_of_a_file_supports_it_with_a_deca
     symbol = aggregate_files(candidates(), 10, plan_query("schedule_retry"))
     assert [f.path for f in symbol] == ["one.py", "topic.py"]
     assert symbol[1].score == pytest.approx(0.8 + FILE_SUPPORT_WEIGHT * 0.3 * FILE_SUPPORT_CHUNKS)
+
+
+def test_a_query_describing_one_functions_behaviour_leans_on_its_best_chunk():
+    # The same candidates as above: described as behaviour, as a docstring would, the one strong chunk
+    # answers, and further chunks of the other file count less; named as a subject, they decide.
+    def candidates():
+        return [hit(path="one.py", score=1.0), hit(path="retries.py", score=0.8),
+                *(hit(path="retries.py", score=0.3) for _ in range(8))]
+
+    behaviour = plan_query("Schedules the retries of failed uploads")
+    assert behaviour.behaviour
+    described = aggregate_files(candidates(), 10, behaviour)
+    assert [f.path for f in described] == ["one.py", "retries.py"]
+    weights = sum(FILE_SUPPORT_WEIGHT * BEHAVIOUR_SUPPORT_DECAY ** n for n in range(8))
+    assert described[1].score == pytest.approx(0.8 + 0.3 * weights)
+    subject = aggregate_files(candidates(), 10, plan_query("scheduling of retries of failed uploads"))
+    assert [f.path for f in subject] == ["retries.py", "one.py"]
+
+
+def test_a_file_named_for_the_query_is_not_boosted_when_the_query_describes_behaviour():
+    named = hit(path="src/retries.py")
+    assert file_words_boost(named, plan_query("retries of failed uploads")) == 1.0 + FILE_WORDS_BOOST
+    assert file_words_boost(named, plan_query("Computes the retries of failed uploads")) == 1.0
 
 
 def test_a_class_named_wholly_by_a_prose_query_is_not_demoted_as_a_container():
