@@ -92,9 +92,11 @@ DEMOTIONS = {
     "stubs": 0.6,
     "docs": 0.3,
     "config": 0.3,
-    # Windows ports of code that also has a portable (POSIX) implementation: libuv's win/tcp.c beside
-    # unix/tcp.c, cobra's command_win.go beside command.go. A parallel implementation of the same feature
-    # shares its vocabulary and often has more of it; the portable one is the answer unless Windows is asked.
+    # Windows-specific code (`win/`, `*_windows.go`, `*_win.go`): in a cross-platform project, a port of
+    # a feature that also has a portable (POSIX) implementation, libuv's win/tcp.c beside unix/tcp.c,
+    # cobra's command_win.go beside command.go. The port shares the feature's vocabulary and often has
+    # more of it; the portable one is the answer unless the query says Windows. (The twin is not looked
+    # for: a Windows-only file sinks too, as an example file does.)
     "windows": 0.7,
 }
 # Languages (indexer.languages) that are prose or data rather than code; None: an unknown text file.
