@@ -36,7 +36,8 @@ a hit sits where it does:
   prose describes what one function does, as a docstring would).
 
 Every constant was set on the public benchmark's development split (benchmarks/semble.py; figures,
-one change at a time, in BENCHMARKS.md).
+one change at a time, in BENCHMARKS.md), but for the two behaviour-query rules: that split has almost
+no query phrased as a docstring, so they were set on the docstring-stripped set of benchmarks/quality.
 """
 from __future__ import annotations
 
