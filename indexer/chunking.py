@@ -19,7 +19,7 @@ from indexer.languages import LANGUAGES, definition_kind, definition_name, elixi
 from indexer.types import Chunk, SourceFile
 
 # Bump when chunk boundaries or headers change: stored chunks then no longer match a fresh build.
-CHUNKER_VERSION = 3
+CHUNKER_VERSION = 4  # 4: `.h` files written in C++ are parsed as C++ (indexer.languages.header_language)
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 

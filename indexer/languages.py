@@ -8,6 +8,7 @@ the node types that define something (kind "class" for classes/structs/impls/int
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -197,6 +198,24 @@ GENERATED_NAMES = frozenset(
     {"package-lock.json", "yarn.lock", "pnpm-lock.yaml", "Cargo.lock", "poetry.lock", "go.sum",
      "composer.lock", "Gemfile.lock", "uv.lock"}
 )
+
+
+# C++ written in `.h` files (fmtlib, LLVM, Qt headers): what C has no syntax for. The `extern "C"` guard
+# a C header keeps for C++ callers is not among it.
+_CPP_IN_HEADER = re.compile(
+    rb"^[ \t]*(?:template[ \t]*<|namespace[ \t]+[\w:]+[ \t]*\{|(?:public|private|protected)[ \t]*:"
+    rb"|using[ \t]+namespace[ \t])|\bstd::\w|\bconstexpr\b|\bnullptr\b",
+    re.MULTILINE,
+)
+HEADER_SNIFF_BYTES = 256 * 1024  # a C++ header shows it long before this
+
+
+def header_language(path: str, language: str | None, data: bytes) -> str | None:
+    """`language` as the extension says, but C++ for a `.h` file written in C++: parsed as C, its
+    templates and classes come out as syntax errors and most of its definitions are lost."""
+    if language == "c" and path.endswith(".h") and _CPP_IN_HEADER.search(data, 0, HEADER_SNIFF_BYTES):
+        return "cpp"
+    return language
 
 
 def language_for_path(path: str) -> str | None:

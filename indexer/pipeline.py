@@ -7,12 +7,13 @@ import datetime
 import os
 import sqlite3
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
 from indexer import confined, store
 from indexer.chunking import chunk_file, content_hash, embed_text, estimate_tokens
+from indexer.languages import header_language
 from indexer.index import check_folder, move_aside, repair_derived, sync_vectors
 from indexer.lock import WriteLock
 from indexer.state import FileDiff, Identity, diff_files, racy_after
@@ -250,6 +251,9 @@ def _chunk_and_store(conn, diff: FileDiff, stored, encoder, options: IndexOption
                 store.update_stat(conn, source)
                 summary.files_unchanged += 1
             else:
+                language = header_language(source.path, source.language, data)
+                if language != source.language:
+                    source = replace(source, language=language)
                 chunked = chunk_file(source, data, count_tokens, max_tokens)
                 if chunked.parse_failed:
                     _warn(summary, progress, source.path, "syntax errors; chunked by lines")

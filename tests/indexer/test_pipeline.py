@@ -480,3 +480,26 @@ def test_a_reader_mid_run_gets_vectors_matching_its_sqlite_snapshot(plain_repo):
 def test_bad_options_fail_before_anything_is_written(bad):
     with pytest.raises(ValueError):
         IndexOptions(**bad)
+
+
+def test_a_cpp_header_is_parsed_as_cpp_and_a_c_header_as_c(tmp_path):
+    # fmtlib writes its C++ in .h files: parsed as C, its class templates came out as syntax errors.
+    root = tmp_path / "repo"
+    (root / "include").mkdir(parents=True)
+    (root / "include" / "args.h").write_text(
+        "#pragma once\nnamespace fmt {\ntemplate <typename Context> class basic_format_args {\n public:\n"
+        "  int size() const { return size_; }\n private:\n  int size_;\n};\n}  // namespace fmt\n")
+    (root / "include" / "uv.h").write_text(
+        '#ifdef __cplusplus\nextern "C" {\n#endif\nstruct uv_loop_s {\n  int active;\n};\n'
+        "int uv_run(struct uv_loop_s *loop);\n#ifdef __cplusplus\n}\n#endif\n")
+    build(root)
+    index = open_index(root / ".codesearch")
+    try:
+        languages = dict(index.conn.execute("SELECT path, language FROM files"))
+        symbols = {r[0] for r in index.conn.execute("SELECT symbol FROM chunks WHERE path = 'include/args.h'")}
+        chunk_languages = {r[0] for r in index.conn.execute("SELECT language FROM chunks WHERE path = 'include/args.h'")}
+    finally:
+        index.close()
+    assert languages == {"include/args.h": "cpp", "include/uv.h": "c"}
+    assert chunk_languages == {"cpp"}
+    assert {"fmt.basic_format_args", "fmt.basic_format_args.size"} <= symbols
