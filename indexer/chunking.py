@@ -19,7 +19,9 @@ from indexer.languages import LANGUAGES, definition_kind, definition_name, elixi
 from indexer.types import Chunk, SourceFile
 
 # Bump when chunk boundaries or headers change: stored chunks then no longer match a fresh build.
-CHUNKER_VERSION = 4  # 4: `.h` files written in C++ are parsed as C++ (indexer.languages.header_language)
+# 4: `.h` files written in C++ are parsed as C++ (indexer.languages.header_language); 5: a C++
+# specialization is named for its template (`formatter`, not `formatter<bytes>`).
+CHUNKER_VERSION = 5
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -101,7 +103,11 @@ def find_definitions(language: str, root: Node) -> list[Definition]:
         named = definition_name(language, node) if kind else None
         if named is not None:
             name, receiver = named
-            owner = receiver if receiver is not None and parent is None else parent
+            if receiver is not None and (parent is None or parent_kind == "container"):
+                # Go receivers, Lua tables, C++ `Matrix::at` defined outside its class (in a namespace too)
+                owner = f"{parent}.{receiver}" if parent else receiver
+            else:
+                owner = parent
             symbol = f"{owner}.{name}" if owner else name
             if kind == "container":
                 child_parent, child_parent_kind = symbol, "container"

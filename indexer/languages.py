@@ -280,11 +280,33 @@ def definition_name(language: str, node: Node) -> tuple[str, str | None] | None:
     name = node.child_by_field_name("name")
     if name is None:
         return None
-    return _text(name), None
+    return _template_name(name), None
 
 
 def _text(node: Node) -> str:
     return node.text.decode("utf-8", "replace")
+
+
+def _template_name(node: Node) -> str:
+    """A C++ specialization's template, not its arguments: `template <> struct formatter<bytes>`
+    defines a `formatter` (the arguments may run over lines: `formatter<R, Char, enable_if_t<...>>`)."""
+    if node.type in ("template_type", "template_function"):
+        name = node.child_by_field_name("name")
+        if name is not None:
+            return _text(name)
+    return _text(node)
+
+
+_TEMPLATE_ARGS = re.compile(r"(?<!operator)<[^<>]*>")
+
+
+def _without_template_args(qualified: str) -> str:
+    """`formatter<bytes>::parse` -> `formatter::parse` (innermost argument lists first; `operator<` kept)."""
+    while True:
+        stripped = _TEMPLATE_ARGS.sub("", qualified)
+        if stripped == qualified:
+            return " ".join(stripped.split())
+        qualified = stripped
 
 
 def _c_declarator_name(node: Node) -> tuple[str, str | None] | None:
@@ -296,7 +318,7 @@ def _c_declarator_name(node: Node) -> tuple[str, str | None] | None:
     inner = declarator.child_by_field_name("declarator")
     if inner is None:
         return None
-    qualified = _text(inner)
+    qualified = _template_name(inner) if inner.type == "template_function" else _without_template_args(_text(inner))
     if "::" in qualified:  # `Matrix::at` defined outside its class
         owner, _, name = qualified.rpartition("::")
         return name, owner

@@ -213,3 +213,23 @@ def test_definitions_outside_a_syntax_error_are_kept(tmp_path):
     spans = {c.symbol: (c.start_line, c.end_line) for c in chunked.chunks if c.kind != "file"}
     assert spans["uv_loop_alive"] == (1, 3) and spans["uv_run"] == (9, 11)
     assert not chunked.parse_failed
+
+
+def test_cpp_specializations_are_named_for_their_template_and_methods_for_their_class(tmp_path):
+    # fmtlib: `formatter<R, Char, enable_if_t<...>>` over three lines was a symbol; a query for
+    # `formatter` could not match it as a definition.
+    path = tmp_path / "ranges.hpp"
+    path.write_text(
+        "template <> struct formatter<bytes> {\n  int parse(int ctx) { return ctx; }\n};\n"
+        "template <typename R, typename Char>\nstruct formatter<R, Char,\n"
+        "                 enable_if_t<is_range<R>::value>> {\n  int width;\n};\n"
+        "namespace fmt {\ntemplate <typename T> class Matrix {\n  T at(int i);\n};\n"
+        "template <typename T> T Matrix<T>::at(int i) { return T(); }\n"
+        "bool operator<(const Matrix<int>& a, const Matrix<int>& b) { return true; }\n}\n"
+    )
+    _, chunked = chunks_of(path)
+    symbols = [(c.kind, c.symbol, c.parent) for c in chunked.chunks if c.kind != "file"]
+    assert ("class", "formatter", None) in symbols and ("method", "formatter.parse", "formatter") in symbols
+    assert [s for s in symbols if s[0] == "class" and s[1] == "formatter"] == [("class", "formatter", None)] * 2
+    assert ("method", "fmt.Matrix.at", "fmt.Matrix") in symbols  # defined outside its class, in a namespace
+    assert ("function", "fmt.operator<", "fmt") in symbols
