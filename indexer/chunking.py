@@ -20,8 +20,9 @@ from indexer.types import Chunk, SourceFile
 
 # Bump when chunk boundaries or headers change: stored chunks then no longer match a fresh build.
 # 4: `.h` files written in C++ are parsed as C++ (indexer.languages.header_language); 5: a C++
-# specialization is named for its template (`formatter`, not `formatter<bytes>`).
-CHUNKER_VERSION = 5
+# specialization is named for its template (`formatter`, not `formatter<bytes>`); 6: a Rust impl for
+# its type without arguments (`Vec`, not `Vec<T>`), and no C/C++ name made of misparsed code.
+CHUNKER_VERSION = 6
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 

@@ -319,6 +319,8 @@ def _c_declarator_name(node: Node) -> tuple[str, str | None] | None:
     if inner is None:
         return None
     qualified = _template_name(inner) if inner.type == "template_function" else _without_template_args(_text(inner))
+    if any(c in qualified for c in "{};\n"):
+        return None  # a misparse around an unexpanded macro took code for the name
     if "::" in qualified:  # `Matrix::at` defined outside its class
         owner, _, name = qualified.rpartition("::")
         return name, owner
@@ -354,6 +356,8 @@ def _rust_name(node: Node):
     if node.type != "impl_item":
         return NotImplemented
     target = node.child_by_field_name("type")
+    if target is not None and target.type == "generic_type":  # `impl<T> Serialize for Vec<T>`: Vec
+        target = target.child_by_field_name("type") or target
     return (_text(target), None) if target is not None else None
 
 

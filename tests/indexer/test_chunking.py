@@ -233,3 +233,17 @@ def test_cpp_specializations_are_named_for_their_template_and_methods_for_their_
     assert [s for s in symbols if s[0] == "class" and s[1] == "formatter"] == [("class", "formatter", None)] * 2
     assert ("method", "fmt.Matrix.at", "fmt.Matrix") in symbols  # defined outside its class, in a namespace
     assert ("function", "fmt.operator<", "fmt") in symbols
+
+
+def test_a_rust_impl_is_named_for_its_type_without_generic_arguments(tmp_path):
+    # serde: `impl<'de, E> Deserializer<'de> for MissingFieldDeserializer<E>` was "MissingFieldDeserializer<E>".
+    path = tmp_path / "value.rs"
+    path.write_text(
+        "impl<'de, E> Deserializer<'de> for MissingFieldDeserializer<E> where E: Error {\n"
+        "    fn deserialize_any(self) {}\n}\n"
+        "impl Serialize for String {\n    fn serialize(&self) {}\n}\n"
+    )
+    _, chunked = chunks_of(path)
+    symbols = {(c.kind, c.symbol) for c in chunked.chunks if c.kind != "file"}
+    assert {("class", "MissingFieldDeserializer"), ("method", "MissingFieldDeserializer.deserialize_any"),
+            ("class", "String"), ("method", "String.serialize")} <= symbols
