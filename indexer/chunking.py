@@ -15,14 +15,15 @@ from typing import Callable, Sequence
 import xxhash
 from tree_sitter import Node
 
-from indexer.languages import LANGUAGES, definition_kind, definition_name, elixir_kind, parser_for
+from indexer.languages import LANGUAGES, definition_kind, definition_name, elixir_kind, lua_assigned_name, parser_for
 from indexer.types import Chunk, SourceFile
 
 # Bump when chunk boundaries or headers change: stored chunks then no longer match a fresh build.
 # 4: `.h` files written in C++ are parsed as C++ (indexer.languages.header_language); 5: a C++
 # specialization is named for its template (`formatter`, not `formatter<bytes>`); 6: a Rust impl for
-# its type without arguments (`Vec`, not `Vec<T>`), and no C/C++ name made of misparsed code.
-CHUNKER_VERSION = 6
+# its type without arguments (`Vec`, not `Vec<T>`), and no C/C++ name made of misparsed code; 7: Lua
+# functions assigned to a name (`M.run = function ... end`).
+CHUNKER_VERSION = 7
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -140,6 +141,11 @@ def _outermost(node: Node) -> Node:
     wrapper = single_child_wrappers.get(node.type)
     if wrapper and parent is not None and wrapper in parent.type and len(parent.named_children) == 1:
         return parent
+    if node.type == "function_definition" and parent is not None and len(parent.named_children) == 1 \
+            and lua_assigned_name(node) is not None:
+        # Lua `M.run = function ... end`, `local run = function ... end`: the name belongs to the chunk
+        statement = parent.parent
+        return statement.parent if statement.parent is not None and statement.parent.type == "variable_declaration" else statement
     return node
 
 

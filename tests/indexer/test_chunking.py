@@ -247,3 +247,17 @@ def test_a_rust_impl_is_named_for_its_type_without_generic_arguments(tmp_path):
     symbols = {(c.kind, c.symbol) for c in chunked.chunks if c.kind != "file"}
     assert {("class", "MissingFieldDeserializer"), ("method", "MissingFieldDeserializer.deserialize_any"),
             ("class", "String"), ("method", "String.serialize")} <= symbols
+
+
+def test_a_lua_function_assigned_to_a_name_is_a_definition_and_a_callback_is_not(tmp_path):
+    # lazy.nvim writes `M.load = function(...)` as often as `function M.load(...)`.
+    path = tmp_path / "loader.lua"
+    path.write_text(
+        "local M = {}\n\nM.load = function(plugins)\n  return plugins\nend\n\n"
+        "local helper = function(x)\n  return x\nend\n\n"
+        "M.handlers = {\n  browser = function(plugin) return plugin end,\n}\n\n"
+        "table.sort(M, function(a, b) return a < b end)\n\nreturn M\n"
+    )
+    _, chunked = chunks_of(path)
+    spans = {c.symbol: (c.kind, c.start_line, c.end_line) for c in chunked.chunks if c.kind != "file"}
+    assert spans == {"M.load": ("method", 3, 5), "helper": ("function", 7, 9)}
