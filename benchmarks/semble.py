@@ -176,6 +176,7 @@ def _neutral_factors() -> dict:
     return {
         "demote_docs_config": (ranking, "DEMOTIONS", {**ranking.DEMOTIONS, "docs": 1.0, "config": 1.0}),
         "demote_windows": (ranking, "DEMOTIONS", {**ranking.DEMOTIONS, "windows": 1.0}),
+        "core_boost": (ranking, "CORE_BOOST", 1.0),
         "exact_case": (ranking, "EXACT_CASE_BOOST", 1.0),
         "declares": (ranking, "DECLARES_BOOST", 1.0),
         "file_name_boost": (ranking, "FILE_NAME_BOOST", 1.0),

@@ -2,11 +2,11 @@
 import pytest
 
 from indexer.query import plan_query
-from indexer.ranking import (CONTAINER_DEMOTION, DECLARES_BOOST, DEMOTIONS, EXACT_CASE_BOOST,
+from indexer.ranking import (CONTAINER_DEMOTION, CORE_BOOST, DECLARES_BOOST, DEMOTIONS, EXACT_CASE_BOOST,
                              EXACT_DEFINITION_BOOST, FILE_NAME_BOOST, FILE_SUPPORT_CHUNKS, FILE_SUPPORT_WEIGHT, FILE_WORDS_BOOST, NAME_OVERLAP_BOOST,
                              BEHAVIOUR_SUPPORT_DECAY, PROSE_SUPPORT_DECAY, QUALIFIED_DEFINITION_BOOST, SAME_FILE_DECAY,
                              SAME_FILE_FREE, adjust, aggregate_files, containers, declares, definition_boost,
-                             demotions, diversify, file_name_boost, file_words_boost, is_declaration_stub, path_boost,
+                             core_boost, demotions, diversify, file_name_boost, file_words_boost, is_declaration_stub, path_boost,
                              path_categories)
 from indexer.types import Hit
 
@@ -135,6 +135,17 @@ def test_ordinary_source_is_in_no_category():
     assert path_categories("src/unix/tcp.c") == set()
     assert path_categories("src/window.c") == set()  # a GUI window, not the platform
     assert path_categories("lib/winner.py") == set()
+
+
+def test_the_core_package_s_file_rises_above_the_wrappers_of_the_same_name():
+    # zod: v4/core/schemas.ts implements what v4/classic/schemas.ts and v4/mini/schemas.ts wrap.
+    plan = plan_query("union and discriminated union schema types")
+    wrapper = hit(path="packages/zod/src/v4/classic/schemas.ts", language="typescript", score=1.05)
+    core = hit(path="packages/zod/src/v4/core/schemas.ts", language="typescript", score=1.0)
+    assert adjust([wrapper, core], plan) == [core, wrapper]
+    assert core.explain["core_boost"] == CORE_BOOST and "core_boost" not in wrapper.explain
+    assert core_boost("serde_core/src/de/mod.rs") == core_boost("exposed-core/src/Table.kt") == CORE_BOOST
+    assert core_boost("src/score/core.py") == core_boost("lib/hardcore/x.py") == 1.0  # a file or word, not the package
 
 
 def test_a_windows_port_sinks_below_the_portable_code_unless_windows_is_asked():
