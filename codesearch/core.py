@@ -104,7 +104,8 @@ def _one_faiss_thread() -> None:
     scanned by indexer.vectors.score_query, on torch's pool where torch runs), and one query needs no
     more than one thread. Measured when flat indexes still went through FAISS: in one run on a busy
     2-core machine this took a warm hybrid query at 100k chunks from 2.3 s to 0.22 s p50; in another,
-    dominated by torch's own threads, it changed little (BENCHMARKS.md, Latency). OpenMP keeps the setting per thread: set by every thread that searches."""
+    dominated by torch's own threads, it changed little (BENCHMARKS.md, Latency). OpenMP keeps the
+    setting per thread: set by every thread that searches."""
     import faiss
 
     faiss.omp_set_num_threads(1)
