@@ -15,15 +15,17 @@ from typing import Callable, Sequence
 import xxhash
 from tree_sitter import Node
 
-from indexer.languages import LANGUAGES, definition_kind, definition_name, elixir_kind, lua_assigned_name, parser_for
+from indexer.languages import (LANGUAGES, definition_kind, definition_name, elixir_kind, lua_assigned_name,
+                               mask_newer_syntax, parser_for)
 from indexer.types import Chunk, SourceFile
 
 # Bump when chunk boundaries or headers change: stored chunks then no longer match a fresh build.
 # 4: `.h` files written in C++ are parsed as C++ (indexer.languages.header_language); 5: a C++
 # specialization is named for its template (`formatter`, not `formatter<bytes>`); 6: a Rust impl for
 # its type without arguments (`Vec`, not `Vec<T>`), and no C/C++ name made of misparsed code; 7: Lua
-# functions assigned to a name (`M.run = function ... end`).
-CHUNKER_VERSION = 7
+# functions assigned to a name (`M.run = function ... end`); 8: Kotlin 2 syntax masked for the grammar
+# (indexer.languages.mask_newer_syntax).
+CHUNKER_VERSION = 8
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -75,6 +77,15 @@ def chunk_file(source: SourceFile, data: bytes, count_tokens: TokenCounter, max_
         # to lines. Dropping every definition of such a file cost C, C++ and Kotlin repositories most
         # of their definition chunks (BENCHMARKS.md, search quality).
         definitions = find_definitions(language, tree.root_node)
+        masked = mask_newer_syntax(language, data) if tree.root_node.has_error else None
+        if masked is not None:
+            # Syntax newer than the grammar (indexer.languages): the masked text has the same offsets,
+            # so its tree cuts the real file; kept when it parses better.
+            masked_tree = parser.parse(masked)
+            masked_definitions = find_definitions(language, masked_tree.root_node)
+            if len(masked_definitions) > len(definitions) or (
+                    not masked_tree.root_node.has_error and len(masked_definitions) == len(definitions)):
+                tree, definitions = masked_tree, masked_definitions
         if tree.root_node.has_error and not definitions:
             parse_failed = True
         else:

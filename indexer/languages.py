@@ -444,3 +444,68 @@ _SPECIAL_NAMES = {
     "elixir": _elixir_name,
     "zig": _zig_name,
 }
+
+
+# Syntax newer than a grammar, masked so that the grammar can parse the rest: tree-sitter-kotlin 1.1
+# turns a whole class into an ERROR node at a Kotlin 2 `when` guard, and exposed's ColumnType.kt gave 17
+# definitions instead of 198. Each rule keeps the file's length and its line breaks (blanked bytes become
+# spaces, a renamed word keeps its length), so the tree's offsets and lines are the original file's.
+_KOTLIN_ANNOTATION = rb"@[\w.]+(?:\([^()\n]*(?:\([^()\n]*\)[^()\n]*)*\))?"
+_KOTLIN_MASKS = (
+    # `where` used as a name (`where?.let {`, `where = op`): the grammar takes it for the keyword of
+    # generic constraints.
+    ("rename", re.compile(rb"(?<![\w.@])(?<!val )(?<!var )(?<!fun )where(?=\?\.|\.|\)|,|\?:|!!|\s*=[^=]|\s*[=!]==?)")),
+    # An annotation on a getter, setter or return (`@OptIn(X::class) get() = ...`).
+    ("blank", re.compile(_KOTLIN_ANNOTATION + rb"(?=(?:\s*" + _KOTLIN_ANNOTATION
+                         + rb")*\s*\n\s*(?:(?:private|protected|internal)\s+)?(?:get|set|return)\b)")),
+    # A definitely non-null type (`value: T & Any`).
+    ("blank", re.compile(rb"(?<=[\w>?])\s*&\s*Any\b")),
+)
+# A `when` branch with a guard (`is String if value.isHex() -> ...`): the guard, up to its "->", is
+# blanked, brackets balanced across lines.
+_KOTLIN_GUARD = re.compile(rb"^[ \t]*!?(?:is|in)\s(?:(?!->)[^\n])*?(\s+if\b)", re.MULTILINE)
+
+
+def _blank(masked: bytearray, start: int, end: int) -> None:
+    for i in range(start, end):
+        if masked[i] not in b"\r\n":
+            masked[i] = 0x20
+
+
+def _mask_kotlin(data: bytes) -> bytes:
+    masked = bytearray(data)
+    for action, pattern in _KOTLIN_MASKS:
+        for match in pattern.finditer(data):
+            if action == "rename":
+                masked[match.start():match.end()] = b"wher_"
+            else:
+                _blank(masked, match.start(), match.end())
+    for match in _KOTLIN_GUARD.finditer(data):
+        depth, i = 0, match.end(1)
+        while i < len(data) - 1:
+            c = data[i]
+            if c in b"([{":
+                depth += 1
+            elif c in b")]}":
+                if depth == 0:
+                    break  # the branch ended without an arrow: not a guard
+                depth -= 1
+            elif depth == 0 and data[i:i + 2] == b"->":
+                _blank(masked, match.start(1), i)
+                break
+            i += 1
+    return bytes(masked)
+
+
+_NEWER_SYNTAX = {"kotlin": _mask_kotlin}
+
+
+def mask_newer_syntax(language: str, data: bytes) -> bytes | None:
+    """`data` with the syntax its grammar is too old for masked (same length, same line breaks), or None
+    when the language has no such rules or nothing was masked. For a file that failed to parse: the
+    masked text is only parsed, never stored."""
+    mask = _NEWER_SYNTAX.get(language)
+    if mask is None:
+        return None
+    masked = mask(data)
+    return masked if masked != data else None

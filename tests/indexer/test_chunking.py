@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from indexer.chunking import chunk_file, estimate_tokens
 from indexer.encoder import FakeEncoder
-from indexer.languages import LANGUAGES, language_for_path, parser_for
+from indexer.languages import LANGUAGES, language_for_path, mask_newer_syntax, parser_for
 from indexer.types import SourceFile
 from tests.conftest import FIXTURE_REPO
 
@@ -261,3 +261,58 @@ def test_a_lua_function_assigned_to_a_name_is_a_definition_and_a_callback_is_not
     _, chunked = chunks_of(path)
     spans = {c.symbol: (c.kind, c.start_line, c.end_line) for c in chunked.chunks if c.kind != "file"}
     assert spans == {"M.load": ("method", 3, 5), "helper": ("function", 7, 9)}
+
+
+KOTLIN_2 = """\
+class UpdateStatement(val where: Op?) : Statement() {
+    /** The columns to update. */
+    val firstDataSet: List<Int>
+        @OptIn(InternalApi::class)
+        get() = values.toList()
+
+    fun prepareSQL(value: T & Any): String {
+        where?.let { it.render() }
+        return when (value) {
+            is Join if dialect is OracleDialect -> "join"
+            is Table if (
+                dialect.supportsLimit() &&
+                    limit != null
+            ) -> "limited"
+            is Table -> if (limit == null) "table" else "limit"
+            else -> "other"
+        }
+    }
+
+    fun arguments(): List<Int> = emptyList()
+}
+
+fun Table.update(body: () -> Unit) = UpdateStatement(null)
+"""
+
+
+def test_kotlin_2_syntax_the_grammar_does_not_know_keeps_the_class(tmp_path):
+    # exposed: a `when` guard (Kotlin 2.1), `where` as a name, an annotated getter and `T & Any` each made
+    # tree-sitter-kotlin 1.1 give up on the whole class (ColumnType.kt: 17 definitions of 198).
+    path = tmp_path / "UpdateStatement.kt"
+    path.write_text(KOTLIN_2)
+    assert parser_for("kotlin").parse(KOTLIN_2.encode()).root_node.has_error  # the grammar still fails alone
+    data, chunked = chunks_of(path)
+    spans = {c.symbol: (c.kind, c.start_line, c.end_line) for c in chunked.chunks if c.kind != "file"}
+    assert spans == {"UpdateStatement": ("class", 1, 21), "UpdateStatement.prepareSQL": ("method", 7, 18),
+                     "UpdateStatement.arguments": ("method", 20, 20), "update": ("function", 23, 23)}
+    # Only the parse saw the masked text: the chunks hold the file's own.
+    assert "is Join if dialect is OracleDialect" in next(c.text for c in chunked.chunks if c.kind == "class")
+    assert "".join(c.text for c in chunked.chunks if c.kind == "file") == KOTLIN_2
+
+
+def test_masking_newer_kotlin_syntax_keeps_offsets_and_leaves_valid_code_alone():
+    masked = mask_newer_syntax("kotlin", KOTLIN_2.encode())
+    assert masked is not None and len(masked) == len(KOTLIN_2.encode())
+    assert masked.count(b"\n") == KOTLIN_2.count("\n")
+    assert not parser_for("kotlin").parse(masked).root_node.has_error
+    lines = masked.decode().splitlines()
+    assert lines[9].split() == ["is", "Join", "->", '"join"']  # the guard blanked
+    assert [line.split() for line in lines[10:14]] == [["is", "Table"], [], [], ["->", '"limited"']]  # ... over lines
+    assert lines[14].strip() == "is Table -> if (limit == null) \"table\" else \"limit\""  # an `if` after the arrow
+    assert mask_newer_syntax("kotlin", b"fun f(x: Int) = when (x) { is Int -> 1\n else -> 2 }\n") is None
+    assert mask_newer_syntax("python", b"where = 1\n") is None
