@@ -24,8 +24,8 @@ from indexer.types import Chunk, SourceFile
 # specialization is named for its template (`formatter`, not `formatter<bytes>`); 6: a Rust impl for
 # its type without arguments (`Vec`, not `Vec<T>`), and no C/C++ name made of misparsed code; 7: Lua
 # functions assigned to a name (`M.run = function ... end`); 8: Kotlin 2 syntax masked for the grammar
-# (indexer.languages.mask_newer_syntax).
-CHUNKER_VERSION = 8
+# (indexer.languages.mask_newer_syntax); 9: ... and Kotlin bodies written on one line.
+CHUNKER_VERSION = 9
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 

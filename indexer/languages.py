@@ -449,7 +449,8 @@ _SPECIAL_NAMES = {
 # Syntax newer than a grammar, masked so that the grammar can parse the rest: tree-sitter-kotlin 1.1
 # turns a whole class into an ERROR node at a Kotlin 2 `when` guard, and exposed's ColumnType.kt gave 17
 # definitions instead of 198. Each rule keeps the file's length and its line breaks (blanked bytes become
-# spaces, a renamed word keeps its length), so the tree's offsets and lines are the original file's.
+# spaces, a renamed word keeps its length, a separator replaces a space), so the tree's offsets and lines
+# are the original file's.
 _KOTLIN_ANNOTATION = rb"@[\w.]+(?:\([^()\n]*(?:\([^()\n]*\)[^()\n]*)*\))?"
 _KOTLIN_MASKS = (
     # `where` used as a name (`where?.let {`, `where = op`): the grammar takes it for the keyword of
@@ -464,6 +465,13 @@ _KOTLIN_MASKS = (
 # A `when` branch with a guard (`is String if value.isHex() -> ...`): the guard, up to its "->", is
 # blanked, brackets balanced across lines.
 _KOTLIN_GUARD = re.compile(rb"^[ \t]*!?(?:is|in)\s(?:(?!->)[^\n])*?(\s+if\b)", re.MULTILINE)
+# A body written on one line (`object Keys { const val ID = "id" }`, `class A { fun f() = 1 }`): this
+# grammar ends a member only at a line break or ";", and without one it loses the class and what
+# follows it. The space before the body's "}" becomes ";".
+_KOTLIN_ONE_LINE_BODY = re.compile(
+    rb"\{[ \t]+(?=(?:@\w+(?:\([^()\n]*\))?[ \t]+)*(?:fun|val|var|init|override|private|public|protected"
+    rb"|internal|const|companion|data|class|object|interface|enum|abstract|open|sealed|inner|lateinit|suspend"
+    rb"|inline|operator|typealias|constructor)\b)")
 
 
 def _blank(masked: bytearray, start: int, end: int) -> None:
@@ -493,6 +501,18 @@ def _mask_kotlin(data: bytes) -> bytes:
             elif depth == 0 and data[i:i + 2] == b"->":
                 _blank(masked, match.start(1), i)
                 break
+            i += 1
+    for match in _KOTLIN_ONE_LINE_BODY.finditer(data):
+        depth, i = 0, match.start()
+        while i < len(data) and data[i] != 0x0A:  # the body's "}" on the same line, if it is there
+            if data[i] == 0x7B:
+                depth += 1
+            elif data[i] == 0x7D:
+                depth -= 1
+                if depth == 0:
+                    if data[i - 1] in b" \t":
+                        masked[i - 1] = 0x3B
+                    break
             i += 1
     return bytes(masked)
 

@@ -305,6 +305,18 @@ def test_kotlin_2_syntax_the_grammar_does_not_know_keeps_the_class(tmp_path):
     assert "".join(c.text for c in chunked.chunks if c.kind == "file") == KOTLIN_2
 
 
+def test_a_kotlin_body_on_one_line_does_not_lose_the_definitions_after_it(tmp_path):
+    # tree-sitter-kotlin 1.1 ends a member only at a line break or ";": `{ const val ID = "id" }` lost
+    # the object and every definition below it.
+    path = tmp_path / "Keys.kt"
+    path.write_text('object Keys { const val ID = "id" }\n\nclass Store { fun get() = 1 }\n\n'
+                    'class After {\n    fun n() {}\n}\n')
+    _, chunked = chunks_of(path)
+    spans = {c.symbol: (c.kind, c.start_line) for c in chunked.chunks if c.kind != "file"}
+    assert spans == {"Keys": ("class", 1), "Store": ("class", 3), "Store.get": ("method", 3),
+                     "After": ("class", 5), "After.n": ("method", 6)}
+
+
 def test_masking_newer_kotlin_syntax_keeps_offsets_and_leaves_valid_code_alone():
     masked = mask_newer_syntax("kotlin", KOTLIN_2.encode())
     assert masked is not None and len(masked) == len(KOTLIN_2.encode())
