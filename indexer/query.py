@@ -136,6 +136,11 @@ def describes_behaviour(text: str) -> bool:
     return first.endswith("s") and first[:-1] in _DESCRIBING_VERBS
 
 
+# Operating systems few users run, for which portable C code keeps ports beside its main implementation
+# (indexer.ranking, "ports"): the names their files and directories go by.
+MINORITY_PLATFORMS = ("sunos", "solaris", "illumos", "aix", "os390", "zos", "ibmi", "os400", "haiku", "hurd",
+                      "qnx", "cygwin", "minix")
+
 # Query words that ask for code the ranking layer would otherwise demote.
 _ASKS_FOR = {
     "tests": {"test", "tests", "testing", "spec", "specs", "unittest", "pytest", "fixture", "fixtures", "mock"},
@@ -146,6 +151,7 @@ _ASKS_FOR = {
     "docs": {"doc", "docs", "documentation", "readme", "guide", "changelog", "markdown", "manual"},
     "config": {"yaml", "yml", "toml", "json", "xml", "ini", "manifest", "workflow", "workflows"},
     "windows": {"windows", "win32", "win", "winapi", "msvc", "iocp"},
+    "ports": set(MINORITY_PLATFORMS) | {"solaris", "illumos", "zos", "ibm"},
     "stubs": {"stub", "stubs", "pyi", "declaration", "declarations", "typing", "interface", "interfaces"},
 }
 

@@ -28,8 +28,9 @@ a hit sits where it does:
   the symbol queried, or, for prose, a name made wholly of the query's words (`JsonElement` for "JSON
   element tree model").
 - "demote_<category>": tests, examples, vendored, legacy, generated code, declaration stubs, docs and
-  config files sink, and Windows ports (`win/`, `*_windows.go`) below the portable code they parallel,
-  unless the query asks for that category ("tests for the parser", "Windows named pipes").
+  config files sink, and Windows ports (`win/`, `*_windows.go`) and ports to minority platforms
+  (`unix/sunos.c`, `os390.c`) below the portable code they parallel, unless the query asks for that
+  category ("tests for the parser", "Windows named pipes", "AIX event loop").
 - "same_file_penalty": past the first few chunks of one file, each further one counts less, so one file
   does not fill the top k.
 - files-only: chunk scores aggregate to one score per file ("file_best" + "file_support": 0.2 times the
@@ -48,7 +49,7 @@ from dataclasses import replace
 from functools import lru_cache
 
 from indexer.lexical import split_identifier
-from indexer.query import MIXED, NATURAL, STOPWORDS, SYMBOL, QueryPlan
+from indexer.query import MINORITY_PLATFORMS, MIXED, NATURAL, STOPWORDS, SYMBOL, QueryPlan
 from indexer.types import Hit
 
 EXACT_DEFINITION_BOOST = 2.0  # chunk symbol == queried symbol
@@ -107,6 +108,10 @@ DEMOTIONS = {
     # more of it; the portable one is the answer unless the query says Windows. (The twin is not looked
     # for: a Windows-only file sinks too, as an example file does.)
     "windows": 0.7,
+    # The same for the ports to minority platforms beside the portable code (libuv's unix/sunos.c,
+    # unix/os390.c, unix/aix.c beside unix/core.c): named for an operating system few users run. Linux,
+    # the BSDs, macOS, Android and iOS are left out: code for them is as often the main implementation.
+    "ports": 0.7,
 }
 # Languages (indexer.languages) that are prose or data rather than code; None: an unknown text file.
 _LANGUAGE_CATEGORIES = {
@@ -121,12 +126,14 @@ _DIR_CATEGORIES = {
     "legacy": {"legacy", "deprecated", "old", "obsolete"},
     "generated": {"generated", "gen", "__generated__", "autogen"},
     "windows": {"win", "win32", "windows"},
+    "ports": set(MINORITY_PLATFORMS),
 }
 _FILE_CATEGORIES = {
     "tests": re.compile(r"^(test_.*|.*_test\.\w+|.*\.(test|spec)\.\w+|conftest\.py|.*Tests?\.(java|kt|cs|swift))$"),
     "generated": re.compile(r"^(.*_pb2(_grpc)?\.pyi?|.*\.pb\.go|.*\.generated\.\w+|.*\.min\.js|.*_generated\.\w+)$"),
     "stubs": re.compile(r"^.*\.(pyi|d\.ts)$"),
     "windows": re.compile(r"(?i)^(.*[_-])?(windows|win32|win)\.\w+$"),
+    "ports": re.compile(rf"(?i)^(.*[_-])?({'|'.join(MINORITY_PLATFORMS)})([_-].*)?\.\w+$"),
 }
 # A body that only declares: `...`, `pass`, `raise NotImplementedError`, or a C-style prototype.
 _STUB_BODY_LINE = re.compile(r"^(\.\.\.|pass|raise NotImplementedError(\(.*\))?|return NotImplemented)$")

@@ -124,7 +124,8 @@ def test_two_adjacent_query_words_written_as_one_name_count_as_those_words():
     ("examples/demo.py", "examples"), ("vendor/lib/x.go", "vendored"), ("src/legacy/old.py", "legacy"),
     ("api/service_pb2.py", "generated"), ("typings/rich.pyi", "stubs"), ("types/index.d.ts", "stubs"),
     ("src/win/tcp.c", "windows"), ("command_win.go", "windows"), ("fs_windows.go", "windows"),
-    ("sys/Win32.rs", "windows"),
+    ("sys/Win32.rs", "windows"), ("src/unix/sunos.c", "ports"), ("src/unix/os390-syscalls.c", "ports"),
+    ("src/unix/aix-common.c", "ports"), ("platform/haiku/thread.cpp", "ports"), ("io_cygwin.go", "ports"),
 ])
 def test_path_categories(path, category):
     assert category in path_categories(path)
@@ -135,6 +136,8 @@ def test_ordinary_source_is_in_no_category():
     assert path_categories("src/unix/tcp.c") == set()
     assert path_categories("src/window.c") == set()  # a GUI window, not the platform
     assert path_categories("lib/winner.py") == set()
+    assert path_categories("src/unix/linux.c") == path_categories("src/unix/darwin.c") == set()  # main platforms
+    assert path_categories("src/chaos.c") == path_categories("src/quxaix.c") == set()
 
 
 def test_the_core_package_s_file_rises_above_the_wrappers_of_the_same_name():
@@ -160,6 +163,21 @@ def test_a_windows_port_sinks_below_the_portable_code_unless_windows_is_asked():
     windows, portable = pair()
     assert adjust([windows, portable], plan_query("TCP connect on Windows")) == [windows, portable]
     assert "demote_windows" not in windows.explain
+
+
+def test_a_port_to_a_minority_platform_sinks_below_the_portable_code_unless_the_platform_is_asked():
+    # libuv: unix/sunos.c and unix/os390.c implement the event loop and interface listing again, for one
+    # operating system each, with more of the query's words than the portable unix/core.c.
+    def pair():
+        return (hit(path="src/unix/sunos.c", symbol="uv__io_poll", language="c", score=1.2),
+                hit(path="src/unix/core.c", symbol="uv_run", language="c", score=1.0))
+
+    port, portable = pair()
+    assert adjust([port, portable], plan_query("how libuv implements the event loop run and tick")) == [portable, port]
+    assert port.explain["demote_ports"] == DEMOTIONS["ports"]
+    port, portable = pair()
+    assert adjust([port, portable], plan_query("event loop polling on Solaris")) == [port, portable]
+    assert "demote_ports" not in port.explain
 
 
 def test_demotion_applies_unless_the_query_asks_for_it():
