@@ -31,6 +31,8 @@ a hit sits where it does:
   config files sink, and Windows ports (`win/`, `*_windows.go`) and ports to minority platforms
   (`unix/sunos.c`, `os390.c`) below the portable code they parallel, unless the query asks for that
   category ("tests for the parser", "Windows named pipes", "AIX event loop").
+- "demote_old_version": a file in a `vN` directory with a newer `vM` beside it among the candidates
+  (zod's `v3/` beside `v4/`), unless the query names `vN`.
 - "same_file_penalty": past the first few chunks of one file, each further one counts less, so one file
   does not fill the top k.
 - files-only: chunk scores aggregate to one score per file ("file_best" + "file_support": 0.2 times the
@@ -89,6 +91,11 @@ BEHAVIOUR_SUPPORT_DECAY = 0.5
 # (6 queries up, 1 down), hybrid 0.9024 -> 0.9064 (6 up, none down); 1.2: 0.8907 and 0.9027; docstring
 # set 0.860 -> 0.859 (its packages have no core directory).
 CORE_BOOST = 1.1
+# A major version kept beside a newer one (zod's src/v3 beside src/v4, an api/v1 beside api/v2): the
+# newer is what the project is now, the older stays for compatibility, with the same names and words.
+# Unless the query names that version. 0.5: dev split 0.8915 -> 0.8935 (zod 8 queries up, none down;
+# 0.7: 0.8917, the copy still ties with the current code), hybrid 0.9082 -> 0.9105.
+OLD_VERSION_DEMOTION = 0.5
 CONTAINER_DEMOTION = 0.8  # a chunk that holds another matching chunk of the same file
 ABBREVIATION_MIN = 4  # letters of a name part's stem, at least, to count as a query word's abbreviation
 STUB_MAX_LINES = 12  # a declaration without a body is short; longer chunks are not even inspected
@@ -433,10 +440,33 @@ def containers(hits: list[Hit]) -> set[int]:
     return found
 
 
+_VERSION_DIR = re.compile(r"v(\d+)")
+
+
+@lru_cache(maxsize=16384)
+def _version_dirs(path: str) -> tuple[tuple[str, int], ...]:
+    """(the directory holding it, N) for each `vN` directory of a path: `packages/zod/src/v3/types.ts`
+    -> (("packages/zod/src", 3),)."""
+    parts = path.split("/")[:-1]
+    return tuple(("/".join(parts[:i]), int(m.group(1))) for i, part in enumerate(parts)
+                 if (m := _VERSION_DIR.fullmatch(part.lower())))
+
+
+def superseded_versions(paths, plan: QueryPlan) -> frozenset[tuple[str, int]]:
+    """The `vN` directories among `paths` with a newer `vM` beside them (zod's src/v3 beside src/v4),
+    as (parent, N), but for a version the query names ("v3 error types")."""
+    found = {d for path in paths for d in _version_dirs(path)}
+    newest: dict[str, int] = {}
+    for parent, n in found:
+        newest[parent] = max(newest.get(parent, n), n)
+    return frozenset((parent, n) for parent, n in found if n < newest[parent] and f"v{n}" not in plan.words)
+
+
 def adjust(hits: list[Hit], plan: QueryPlan) -> list[Hit]:
     """Apply the definition, path, container and demotion multipliers to each hit's score; best first.
     `hits` come in fused order (best first)."""
     outer = containers(hits)
+    superseded = superseded_versions({h.path for h in hits}, plan)
     of_file: dict[str, dict[str, float]] = {}  # the factors that depend on the path alone, once per file
     for rank, hit in enumerate(hits):
         defined = definition_boost(hit, plan)
@@ -453,6 +483,8 @@ def adjust(hits: list[Hit], plan: QueryPlan) -> list[Hit]:
         if hit.chunk_id in outer and defined < 1.0 + NAME_OVERLAP_BOOST:
             factors["container_demotion"] = CONTAINER_DEMOTION
         factors.update(demotions(hit, plan))
+        if superseded and superseded.intersection(_version_dirs(hit.path)):
+            factors["demote_old_version"] = OLD_VERSION_DEMOTION
         lexical_share = hit.explain.get("lexical_share")  # hybrid only: the part of the fused score BM25 gave
         for name, factor in factors.items():
             if factor == 1.0:

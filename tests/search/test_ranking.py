@@ -7,7 +7,7 @@ from indexer.ranking import (CONTAINER_DEMOTION, CORE_BOOST, DECLARES_BOOST, DEM
                              BEHAVIOUR_SUPPORT_DECAY, PROSE_SUPPORT_DECAY, QUALIFIED_DEFINITION_BOOST, SAME_FILE_DECAY,
                              SAME_FILE_FREE, adjust, aggregate_files, containers, declares, definition_boost,
                              core_boost, demotions, diversify, file_name_boost, file_words_boost, is_declaration_stub, path_boost,
-                             path_categories)
+                             path_categories, OLD_VERSION_DEMOTION, superseded_versions)
 from indexer.types import Hit
 
 _next_id = iter(range(1, 10_000))
@@ -178,6 +178,26 @@ def test_a_port_to_a_minority_platform_sinks_below_the_portable_code_unless_the_
     port, portable = pair()
     assert adjust([port, portable], plan_query("event loop polling on Solaris")) == [port, portable]
     assert "demote_ports" not in port.explain
+
+
+def test_a_file_of_an_old_major_version_sinks_below_the_current_one_unless_the_version_is_asked():
+    # zod keeps src/v3 (the previous major version, for compatibility) beside src/v4: the same enum,
+    # optional and ZodError code twice, and the old copy often has more of the query's words.
+    def trio():
+        return (hit(path="packages/zod/src/v3/types.ts", symbol="ZodEnum", language="typescript", score=1.3),
+                hit(path="packages/zod/src/v4/core/api.ts", symbol="_enum", language="typescript", score=1.0),
+                hit(path="packages/zod/src/index.ts", language="typescript", score=0.3))
+
+    old, new, other = trio()
+    assert adjust([old, new, other], plan_query("enum schema types for literal value sets")) == [new, old, other]
+    assert old.explain["demote_old_version"] == OLD_VERSION_DEMOTION
+    assert "demote_old_version" not in new.explain and "demote_old_version" not in other.explain
+    old, new, other = trio()
+    assert adjust([old, new, other], plan_query("v3 enum schema types")) == [old, new, other]
+    # Only a version with a newer one beside it among the candidates, under the same parent.
+    old, _, other = trio()
+    assert adjust([old, other], plan_query("enum schema types")) == [old, other]
+    assert superseded_versions({"api/v1/a.go", "api/v2/b.go", "cmd/v1/c.go"}, plan_query("handlers")) == {("api", 1)}
 
 
 def test_demotion_applies_unless_the_query_asks_for_it():
