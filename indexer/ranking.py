@@ -27,8 +27,8 @@ a hit sits where it does:
   little below it (the inner chunk is the more precise answer), unless it is the definition asked for:
   the symbol queried, or, for prose, a name made wholly of the query's words (`JsonElement` for "JSON
   element tree model").
-- "demote_<category>": tests, examples, vendored, legacy, generated code, declaration stubs, docs and
-  config files sink, and Windows ports (`win/`, `*_windows.go`) and ports to minority platforms
+- "demote_<category>": tests, benchmarks, examples, vendored, legacy (and compat shims), generated code,
+  declaration stubs, docs and config files sink, and Windows ports (`win/`, `*_windows.go`) and ports to minority platforms
   (`unix/sunos.c`, `os390.c`) below the portable code they parallel, unless the query asks for that
   category ("tests for the parser", "Windows named pipes", "AIX event loop").
 - "demote_old_version": a file in a `vN` directory with a newer `vM` beside it among the candidates
@@ -102,6 +102,7 @@ STUB_MAX_LINES = 12  # a declaration without a body is short; longer chunks are 
 # Category -> multiplier for paths/chunks of that category when the query does not ask for it.
 DEMOTIONS = {
     "tests": 0.5,
+    "benchmarks": 0.5,  # they exercise the code they time, with its names, as tests do
     "examples": 0.7,
     "vendored": 0.5,
     "legacy": 0.7,
@@ -130,13 +131,15 @@ _DIR_CATEGORIES = {
     "tests": {"test", "tests", "testing", "__tests__", "spec", "specs", "testdata", "test_data", "e2e"},
     "examples": {"example", "examples", "sample", "samples", "demo", "demos", "docs_src", "tutorial"},
     "vendored": {"vendor", "vendored", "_vendor", "third_party", "thirdparty", "node_modules", "external"},
-    "legacy": {"legacy", "deprecated", "old", "obsolete"},
+    "legacy": {"legacy", "deprecated", "old", "obsolete", "compat", "shim", "shims"},
+    "benchmarks": {"bench", "benches", "benchmark", "benchmarks"},
     "generated": {"generated", "gen", "__generated__", "autogen"},
     "windows": {"win", "win32", "windows"},
     "ports": set(MINORITY_PLATFORMS),
 }
 _FILE_CATEGORIES = {
     "tests": re.compile(r"^(test_.*|.*_test\.\w+|.*\.(test|spec)\.\w+|conftest\.py|.*Tests?\.(java|kt|cs|swift))$"),
+    "benchmarks": re.compile(r"^(bench_.*|.*_bench\.\w+|.*\.bench\.\w+|.*Benchmarks?\.(java|kt|cs|swift|scala))$"),
     "generated": re.compile(r"^(.*_pb2(_grpc)?\.pyi?|.*\.pb\.go|.*\.generated\.\w+|.*\.min\.js|.*_generated\.\w+)$"),
     "stubs": re.compile(r"^.*\.(pyi|d\.ts)$"),
     "windows": re.compile(r"(?i)^(.*[_-])?(windows|win32|win)\.\w+$"),

@@ -126,6 +126,8 @@ def test_two_adjacent_query_words_written_as_one_name_count_as_those_words():
     ("src/win/tcp.c", "windows"), ("command_win.go", "windows"), ("fs_windows.go", "windows"),
     ("sys/Win32.rs", "windows"), ("src/unix/sunos.c", "ports"), ("src/unix/os390-syscalls.c", "ports"),
     ("src/unix/aix-common.c", "ports"), ("platform/haiku/thread.cpp", "ports"), ("io_cygwin.go", "ports"),
+    ("src/v3/benchmarks/object.ts", "benchmarks"), ("benches/parse.rs", "benchmarks"), ("bench_tokens.py", "benchmarks"),
+    ("web/diff.bench.ts", "benchmarks"), ("src/jmh/JsonBenchmark.java", "benchmarks"), ("lib/compat/py2.py", "legacy"),
 ])
 def test_path_categories(path, category):
     assert category in path_categories(path)
@@ -138,6 +140,7 @@ def test_ordinary_source_is_in_no_category():
     assert path_categories("lib/winner.py") == set()
     assert path_categories("src/unix/linux.c") == path_categories("src/unix/darwin.c") == set()  # main platforms
     assert path_categories("src/chaos.c") == path_categories("src/quxaix.c") == set()
+    assert path_categories("src/workbench.py") == path_categories("lib/benchmarking_utils/x.py") == set()
 
 
 def test_the_core_package_s_file_rises_above_the_wrappers_of_the_same_name():
@@ -204,6 +207,9 @@ def test_demotion_applies_unless_the_query_asks_for_it():
     test_hit = hit(path="tests/test_parser.py")
     assert demotions(test_hit, plan_query("parse the config"))["demote_tests"] < 1.0
     assert demotions(test_hit, plan_query("tests for the config parser")) == {}
+    bench_hit = hit(path="benches/parser.rs", language="rust")
+    assert demotions(bench_hit, plan_query("parse the config"))["demote_benchmarks"] == DEMOTIONS["benchmarks"]
+    assert demotions(bench_hit, plan_query("parser benchmarks")) == {}
 
 
 def test_declaration_stubs_are_detected():
