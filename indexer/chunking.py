@@ -24,8 +24,9 @@ from indexer.types import Chunk, SourceFile
 # specialization is named for its template (`formatter`, not `formatter<bytes>`); 6: a Rust impl for
 # its type without arguments (`Vec`, not `Vec<T>`), and no C/C++ name made of misparsed code; 7: Lua
 # functions assigned to a name (`M.run = function ... end`); 8: Kotlin 2 syntax masked for the grammar
-# (indexer.languages.mask_newer_syntax); 9: ... and Kotlin bodies written on one line.
-CHUNKER_VERSION = 9
+# (indexer.languages.mask_newer_syntax); 9: ... and Kotlin bodies written on one line; 10: a file chunk
+# is embedded without its license header (`without_license`).
+CHUNKER_VERSION = 10
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -41,8 +42,42 @@ def content_hash(data: bytes) -> str:
 
 
 def embed_text(path: str, symbol: str | None, text: str) -> str:
-    """What the encoder sees: a short header saying where the code lives, then the code."""
+    """What the encoder sees: a short header saying where the code lives, then the code; for a file's
+    text, without the license comment it opens with (`without_license`)."""
+    if symbol is None:
+        text = without_license(text)
     return f"path: {path}\n" + (f"symbol: {symbol}\n" if symbol else "") + "\n" + text
+
+
+# A comment that opens a file (after a shebang, `<?php` or a blank line): `/* ... */`, `{- ... -}`, or
+# lines of `//`, `#`, `--`, `;`, `%` comments. C's `#include`, `#define`, `#if` are code, not comments.
+_OPENING_LINES = re.compile(r"(?:[ \t]*(?:#!.*|<\?php.*|\ufeff)?\r?\n)*")
+_BLOCK_COMMENT = re.compile(r"[ \t]*(?:/\*.*?\*/|\{-.*?-\}|\(\*.*?\*\)|--\[\[.*?\]\])[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+_LINE_COMMENTS = re.compile(
+    r"(?:[ \t]*(?://|#(?!include|define|if|import|pragma|undef|error|elif|else|endif|line|!)|--|;|%).*(?:\r?\n|\Z))+")
+_BLANK_LINES = re.compile(r"(?:[ \t]*\r?\n)*")
+# What a license header says, and a code comment hardly ever does.
+_LICENSE = re.compile(r"(?i)copyright|\(c\)\s*\d{4}|licen[cs]ed?\b|spdx-license|permission is hereby granted"
+                      r"|all rights reserved|without warranty")
+LICENSE_SCAN = 8192  # characters: a license header is at the top, and a file is not scanned further
+
+
+def without_license(text: str) -> str:
+    """`text` without the license or copyright comments at its top: boilerplate the same in every file
+    of a project, it tells an encoder nothing about the code and takes up its window (a 256-token model
+    read little else of gson's, libuv's or monolog's files). What comes before them (a shebang, `<?php`)
+    and the comments after them (a package's doc comment) stay. Only what is embedded changes: the
+    chunk's text, shown and matched lexically, is the file's own."""
+    head = text[:LICENSE_SCAN]
+    at = _OPENING_LINES.match(head).end()
+    kept, removed = head[:at], False
+    while at < len(head):
+        comment = _BLOCK_COMMENT.match(head, at) or _LINE_COMMENTS.match(head, at)
+        if comment is None or not _LICENSE.search(comment.group()):
+            break
+        at = _BLANK_LINES.match(head, comment.end()).end()
+        removed = True
+    return kept + text[at:] if removed else text
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indexer.chunking import chunk_file, estimate_tokens
+from indexer.chunking import chunk_file, embed_text, estimate_tokens, without_license
 from indexer.encoder import FakeEncoder
 from indexer.languages import LANGUAGES, language_for_path, mask_newer_syntax, parser_for
 from indexer.types import SourceFile
@@ -328,3 +328,53 @@ def test_masking_newer_kotlin_syntax_keeps_offsets_and_leaves_valid_code_alone()
     assert lines[14].strip() == "is Table -> if (limit == null) \"table\" else \"limit\""  # an `if` after the arrow
     assert mask_newer_syntax("kotlin", b"fun f(x: Int) = when (x) { is Int -> 1\n else -> 2 }\n") is None
     assert mask_newer_syntax("python", b"where = 1\n") is None
+
+
+GO_WITH_LICENSE = """\
+// Copyright 2013-2023 The Cobra Authors
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+
+// Package cobra is a commander for modern CLI interfaces.
+package cobra
+
+func Execute() error { return nil }
+"""
+
+
+def test_a_file_is_embedded_without_its_license_header_and_stored_whole(tmp_path):
+    # gson, libuv, monolog, alamofire: 15-30 lines of license open every file; a 256-token encoder read
+    # little else of them.
+    path = tmp_path / "command.go"
+    path.write_text(GO_WITH_LICENSE)
+    _, chunked = chunks_of(path)
+    file_chunk = next(c for c in chunked.chunks if c.kind == "file")
+    assert file_chunk.text == GO_WITH_LICENSE  # shown and matched lexically as it is
+    assert "License" not in file_chunk.embed_text and "Copyright" not in file_chunk.embed_text
+    assert file_chunk.embed_text.endswith(GO_WITH_LICENSE[GO_WITH_LICENSE.index("// Package"):])  # its doc stays
+    function = next(c for c in chunked.chunks if c.symbol == "Execute")
+    assert function.embed_text == embed_text(function.path, "Execute", function.text)
+
+
+@pytest.mark.parametrize("text,kept", [
+    ("#!/usr/bin/env python\n# Copyright (c) 2024 Example\n# SPDX-License-Identifier: MIT\n\nimport os\n",
+     "#!/usr/bin/env python\nimport os\n"),
+    ("<?php\n\n/*\n * This file is part of Monolog.\n * (c) Jordi Boggiano\n * For the full copyright and license"
+     " information, see LICENSE.\n */\n\nnamespace Monolog;\n", "<?php\n\nnamespace Monolog;\n"),
+    ("/* Copyright Joyent, Inc. Permission is hereby granted, free of charge */\n\n#include \"uv.h\"\n",
+     "#include \"uv.h\"\n"),
+    ("-- Copyright 2007 Spencer Janssen\n-- License: BSD3\n\nmodule Main where\n", "module Main where\n"),
+])
+def test_license_headers_in_each_comment_syntax_are_left_out(text, kept):
+    assert without_license(text) == kept
+
+
+@pytest.mark.parametrize("text", [
+    "// Package cobra is a commander.\npackage cobra\n",  # a doc comment, no license
+    "#include <stdio.h>\n/* Copyright 2020 */\nint main(void) { return 0; }\n",  # code comes first
+    "def f():\n    # the license check\n    return licensed()\n",
+    "",
+])
+def test_files_without_a_license_header_are_embedded_as_they_are(text):
+    assert without_license(text) == text
