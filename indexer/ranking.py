@@ -51,7 +51,7 @@ from dataclasses import replace
 from functools import lru_cache
 
 from indexer.lexical import split_identifier
-from indexer.query import MINORITY_PLATFORMS, MIXED, NATURAL, STOPWORDS, SYMBOL, QueryPlan
+from indexer.query import KEYWORD, MINORITY_PLATFORMS, MIXED, NATURAL, STOPWORDS, SYMBOL, QueryPlan
 from indexer.types import Hit
 
 EXACT_DEFINITION_BOOST = 2.0  # chunk symbol == queried symbol
@@ -218,6 +218,10 @@ def definition_boost(hit: Hit, plan: QueryPlan) -> float:
         if wanted_parent and have_parent.endswith(wanted_parent.rsplit(".", 1)[-1]):
             boost = QUALIFIED_DEFINITION_BOOST
         typed_name = symbol_name(hit.symbol)
+        # Case tells a type from a field only where the query chose it: a plain word typed in lower case
+        # ("session") is how prose is written, not a sign of the attribute `session` over sessions.py.
+        if plan.kind == KEYWORD and plan.symbol_text.islower():
+            return boost
         return boost * EXACT_CASE_BOOST if typed_name == plan.symbol_text else boost
     if plan.kind == SYMBOL:
         return 1.0

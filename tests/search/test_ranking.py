@@ -64,6 +64,19 @@ def test_the_name_in_the_case_typed_beats_the_same_name_in_another_case():
     assert [h.path for h in adjust([prop, cls], plan)] == ["httpx/_urls.py", "httpx/_models.py"]
 
 
+def test_a_word_typed_in_lower_case_does_not_pick_the_lower_case_name():
+    # flask: "session" found RequestContext's `session` property (the case typed) above sessions.py,
+    # the module named for it. A plain word is typed in lower case whatever it names.
+    plan = plan_query("session")
+    prop = hit(kind="method", symbol="RequestContext.session", parent="RequestContext", path="src/flask/ctx.py",
+               score=1.3)
+    cls = hit(kind="class", symbol="Session", path="src/flask/sessions.py", score=1.0)
+    assert definition_boost(prop, plan) == definition_boost(cls, plan) == EXACT_DEFINITION_BOOST
+    assert [h.path for h in adjust([prop, cls], plan)] == ["src/flask/sessions.py", "src/flask/ctx.py"]
+    # A name typed with capitals or code shape still says which case it means.
+    assert definition_boost(hit(symbol="Session"), plan_query("Session")) == EXACT_DEFINITION_BOOST * EXACT_CASE_BOOST
+
+
 def test_prose_query_boosts_symbols_made_of_its_words():
     plan = plan_query("count the lines in a file")
     full, half, none = (definition_boost(hit(symbol=s), plan) for s in ("count_lines", "count_words", "render"))
