@@ -167,33 +167,27 @@ def test_the_core_package_s_file_rises_above_the_wrappers_of_the_same_name():
     assert core_boost("src/score/core.py") == core_boost("lib/hardcore/x.py") == 1.0  # a file or word, not the package
 
 
-def test_a_windows_port_sinks_below_the_portable_code_unless_windows_is_asked():
-    def pair():
-        return (hit(path="src/win/tcp.c", symbol="uv_tcp_connect", language="c", score=1.2),
-                hit(path="src/unix/tcp.c", symbol="uv__tcp_connect", language="c", score=1.0))
-
-    windows, portable = pair()
-    ranked = adjust([windows, portable], plan_query("TCP stream connect and accept implementation"))
-    assert ranked == [portable, windows]
-    assert windows.explain["demote_windows"] == DEMOTIONS["windows"]
-    windows, portable = pair()
-    assert adjust([windows, portable], plan_query("TCP connect on Windows")) == [windows, portable]
-    assert "demote_windows" not in windows.explain
-
-
-def test_a_port_to_a_minority_platform_sinks_below_the_portable_code_unless_the_platform_is_asked():
+@pytest.mark.parametrize("port_path,portable_path,category,query,asking", [
+    # libuv: win/tcp.c shares unix/tcp.c's vocabulary and has more of it.
+    ("src/win/tcp.c", "src/unix/tcp.c", "windows", "TCP stream connect and accept implementation",
+     "TCP connect on Windows"),
     # libuv: unix/sunos.c and unix/os390.c implement the event loop and interface listing again, for one
     # operating system each, with more of the query's words than the portable unix/core.c.
+    ("src/unix/sunos.c", "src/unix/core.c", "ports", "how libuv implements the event loop run and tick",
+     "event loop polling on Solaris"),
+])
+def test_a_port_sinks_below_the_portable_code_unless_its_platform_is_asked(port_path, portable_path, category,
+                                                                           query, asking):
     def pair():
-        return (hit(path="src/unix/sunos.c", symbol="uv__io_poll", language="c", score=1.2),
-                hit(path="src/unix/core.c", symbol="uv_run", language="c", score=1.0))
+        return (hit(path=port_path, symbol="uv__impl", language="c", score=1.2),
+                hit(path=portable_path, symbol="uv__impl", language="c", score=1.0))
 
     port, portable = pair()
-    assert adjust([port, portable], plan_query("how libuv implements the event loop run and tick")) == [portable, port]
-    assert port.explain["demote_ports"] == DEMOTIONS["ports"]
+    assert adjust([port, portable], plan_query(query)) == [portable, port]
+    assert port.explain[f"demote_{category}"] == DEMOTIONS[category]
     port, portable = pair()
-    assert adjust([port, portable], plan_query("event loop polling on Solaris")) == [port, portable]
-    assert "demote_ports" not in port.explain
+    assert adjust([port, portable], plan_query(asking)) == [port, portable]
+    assert f"demote_{category}" not in port.explain
 
 
 def test_a_file_of_an_old_major_version_sinks_below_the_current_one_unless_the_version_is_asked():
