@@ -152,7 +152,7 @@ _ASKS_FOR = {
     "docs": {"doc", "docs", "documentation", "readme", "guide", "changelog", "markdown", "manual"},
     "config": {"yaml", "yml", "toml", "json", "xml", "ini", "manifest", "workflow", "workflows"},
     "windows": {"windows", "win32", "win", "winapi", "msvc", "iocp"},
-    "ports": set(MINORITY_PLATFORMS) | {"solaris", "illumos", "zos", "ibm"},
+    "ports": {*MINORITY_PLATFORMS, "ibm"},
     "stubs": {"stub", "stubs", "pyi", "declaration", "declarations", "typing", "interface", "interfaces"},
 }
 

@@ -28,9 +28,9 @@ a hit sits where it does:
   the symbol queried, or, for prose, a name made wholly of the query's words (`JsonElement` for "JSON
   element tree model").
 - "demote_<category>": tests, benchmarks, examples, vendored, legacy (and compat shims), generated code,
-  declaration stubs, docs and config files sink, and Windows ports (`win/`, `*_windows.go`) and ports to minority platforms
-  (`unix/sunos.c`, `os390.c`) below the portable code they parallel, unless the query asks for that
-  category ("tests for the parser", "Windows named pipes", "AIX event loop").
+  declaration stubs, docs and config files sink, and so do Windows ports (`win/`, `*_windows.go`) and
+  ports to minority platforms (`unix/sunos.c`, `os390.c`) below the portable code they parallel, unless
+  the query asks for that category ("tests for the parser", "Windows named pipes", "AIX event loop").
 - "demote_old_version": a file in a `vN` directory with a newer `vM` beside it among the candidates
   (zod's `v3/` beside `v4/`), unless the query names `vN`.
 - "same_file_penalty": past the first few chunks of one file, each further one counts less, so one file
