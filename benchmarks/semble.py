@@ -176,6 +176,9 @@ def _neutral_factors() -> dict:
     return {
         "demote_docs_config": (ranking, "DEMOTIONS", {**ranking.DEMOTIONS, "docs": 1.0, "config": 1.0}),
         "demote_windows": (ranking, "DEMOTIONS", {**ranking.DEMOTIONS, "windows": 1.0}),
+        "demote_ports": (ranking, "DEMOTIONS", {**ranking.DEMOTIONS, "ports": 1.0}),
+        "demote_benchmarks": (ranking, "DEMOTIONS", {**ranking.DEMOTIONS, "benchmarks": 1.0}),
+        "demote_old_version": (ranking, "OLD_VERSION_DEMOTION", 1.0),
         "core_boost": (ranking, "CORE_BOOST", 1.0),
         "exact_case": (ranking, "EXACT_CASE_BOOST", 1.0),
         "declares": (ranking, "DECLARES_BOOST", 1.0),
@@ -183,6 +186,10 @@ def _neutral_factors() -> dict:
         "file_words_boost": (ranking, "FILE_WORDS_BOOST", 0.0),
         "named_chunks": (candidates, "NAMED_POOL", 0),
     }
+
+
+FACTORS = ("demote_docs_config", "demote_windows", "demote_ports", "demote_benchmarks", "demote_old_version",
+           "core_boost", "exact_case", "declares", "file_name_boost", "file_words_boost", "named_chunks")
 
 
 def switch_off(names: list[str]) -> None:
@@ -327,9 +334,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="print the N worst queries whose target is not first, with score parts")
     parser.add_argument("--json", type=Path, help="write every per-query record here")
     parser.add_argument("--without", action="append", default=[], metavar="FACTOR",
-                        help="switch one ranking factor off (repeatable): " + ", ".join(
-                            ["demote_docs_config", "exact_case", "declares", "file_name_boost",
-                             "file_words_boost", "named_chunks"]))
+                        help="switch one ranking factor off (repeatable): " + ", ".join(FACTORS))
     parser.add_argument("--repeat", type=int, default=1, metavar="N",
                         help="time each query's search N times and take the median (steadier latency)")
     parser.add_argument("--weights", action="append", default=[], metavar="KIND=LEX:SEM",
