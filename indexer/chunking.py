@@ -15,8 +15,8 @@ from typing import Callable, Sequence
 import xxhash
 from tree_sitter import Node
 
-from indexer.languages import (LANGUAGES, definition_kind, definition_name, elixir_kind, lua_assigned_name,
-                               mask_newer_syntax, parser_for)
+from indexer.languages import (LANGUAGES, definition_kind, definition_name, elixir_kind, language_for_path,
+                               lua_assigned_name, mask_newer_syntax, parser_for)
 from indexer.types import Chunk, SourceFile
 
 # Bump when chunk boundaries or headers change: stored chunks then no longer match a fresh build.
@@ -25,8 +25,9 @@ from indexer.types import Chunk, SourceFile
 # its type without arguments (`Vec`, not `Vec<T>`), and no C/C++ name made of misparsed code; 7: Lua
 # functions assigned to a name (`M.run = function ... end`); 8: Kotlin 2 syntax masked for the grammar
 # (indexer.languages.mask_newer_syntax); 9: ... and Kotlin bodies written on one line; 10: a file chunk
-# is embedded without its license header (`without_license`).
-CHUNKER_VERSION = 10
+# is embedded without its license header (`without_license`); 11: ... but for Markdown and text, whose
+# "#" lines are headings.
+CHUNKER_VERSION = 11
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -41,10 +42,14 @@ def content_hash(data: bytes) -> str:
     return xxhash.xxh3_128_hexdigest(data)
 
 
+# Text whose lines starting with "#" are headings or prose, not comments.
+_PROSE = frozenset({"markdown", "text", None})
+
+
 def embed_text(path: str, symbol: str | None, text: str) -> str:
-    """What the encoder sees: a short header saying where the code lives, then the code; for a file's
-    text, without the license comment it opens with (`without_license`)."""
-    if symbol is None:
+    """What the encoder sees: a short header saying where the code lives, then the code; for a code or
+    config file's text, without the license comment it opens with (`without_license`)."""
+    if symbol is None and language_for_path(path) not in _PROSE:
         text = without_license(text)
     return f"path: {path}\n" + (f"symbol: {symbol}\n" if symbol else "") + "\n" + text
 

@@ -355,6 +355,9 @@ def test_a_file_is_embedded_without_its_license_header_and_stored_whole(tmp_path
     assert file_chunk.embed_text.endswith(GO_WITH_LICENSE[GO_WITH_LICENSE.index("// Package"):])  # its doc stays
     function = next(c for c in chunked.chunks if c.symbol == "Execute")
     assert function.embed_text == embed_text(function.path, "Execute", function.text)
+    # Markdown's "#" lines are headings: a README's "# License" section is embedded as it is.
+    readme = "# License\n\nCopyright 2024 Example. MIT licensed.\n"
+    assert embed_text("README.md", None, readme).endswith(readme)
 
 
 @pytest.mark.parametrize("text,kept", [
