@@ -101,14 +101,20 @@ def ranked_and_expanded(conn, terms: Sequence[str], expansions: Sequence[str], l
     pass over the rows of `terms`: the second is, row by row, the first's score plus each expansion's
     own, added in order (the sum FTS5 computes), and only rows the first ranks in its top `limit` or
     an expansion matches can be in its top `limit`. Each expansion (`cfg`, `ctx`: rarer words, as a
-    rule) costs a pass over its own rows."""
+    rule) costs a pass over its own rows.
+
+    Each list then goes on with the other's candidates that it scores but left out of its top `limit`
+    (best first, after its own): fusion adds the two lists' shares, and a candidate missing from one of
+    them would get nothing from it for a score it has. Without this, a chunk the plain list ranks 308th
+    of 400 lost its whole expanded share when chunks matching only the expansion (`obj` for "object")
+    pushed it out of the expanded top 400, and fell below chunks scoring less on both lists (gson's
+    JsonObject class for "JSON object with named fields"; BENCHMARKS.md, session 9)."""
     named = [int(i) for i in dict.fromkeys(also)]
     extra = [_term_scores(conn, e, filters, cache) for e in expansions]
     touched = list(dict.fromkeys(cid for scores in extra for cid in scores))
     seen = set(named)
     # the top `limit` and then the `also` rows that match, best first
     top = ranked(conn, terms, limit, filters, also=named + [c for c in touched if c not in seen], cache=cache)
-    plain = top[:limit] + [pair for pair in top[limit:] if pair[0] in seen]
     totals = dict(top)
     for cid in touched:
         totals.setdefault(cid, 0.0)
@@ -117,7 +123,17 @@ def ranked_and_expanded(conn, terms: Sequence[str], expansions: Sequence[str], l
             if cid in scores:
                 score += scores[cid]
         totals[cid] = score
-    return plain, sorted(totals.items(), key=lambda pair: (-pair[1], pair[0]))[:limit]
+    expanded = _best_first(totals.items())[:limit]
+    head = {cid for cid, _ in top[:limit]}
+    in_expanded = {cid for cid, _ in expanded}
+    plain_tail = [pair for pair in top[limit:] if pair[0] in seen or pair[0] in in_expanded]
+    plain = top[:limit] + plain_tail
+    expanded += _best_first((cid, totals[cid]) for cid in head.union(c for c, _ in plain_tail) - in_expanded)
+    return plain, expanded
+
+
+def _best_first(pairs: Iterable[tuple[int, float]]) -> Ranked:
+    return sorted(pairs, key=lambda pair: (-pair[1], pair[0]))
 
 
 def _term_scores(conn, term: str, filters: tuple[str, list], cache: "TermCache | None") -> dict[int, float]:

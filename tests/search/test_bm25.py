@@ -107,5 +107,34 @@ def test_the_expanded_list_from_one_pass_equals_its_own_statement(index):
             for limit in (2, 200):
                 plain, expanded = bm25.ranked_and_expanded(index.conn, plan.terms, plan.expansions, limit,
                                                            also=named, cache=cache)
-                assert plain == bm25.ranked(index.conn, plan.terms, limit, also=named), query
-                assert expanded == bm25.ranked(index.conn, plan.terms + plan.expansions, limit), query
+                own_plain = bm25.ranked(index.conn, plan.terms, limit, also=named)
+                own_expanded = bm25.ranked(index.conn, plan.terms + plan.expansions, limit)
+                # each list is its own statement's, then the other's further candidates (see the next test)
+                assert plain[:len(own_plain)] == own_plain, query
+                assert expanded[:len(own_expanded)] == own_expanded, query
+
+
+def test_each_list_scores_the_other_lists_candidates_beyond_its_own_top(index):
+    """Fusion adds the plain and the expanded list's shares: a candidate one list ranks and the other
+    scores but cut at `limit` gets its score from both, and nothing that neither list ranked comes in."""
+    filled = 0
+    for query in QUERIES:
+        plan = plan_query(query)
+        if not plan.expansions:
+            continue
+        every_plain = dict(bm25.ranked(index.conn, plan.terms, 10_000))
+        every_expanded = dict(bm25.ranked(index.conn, plan.terms + plan.expansions, 10_000))
+        named = [cid for cid, in index.conn.execute("SELECT id FROM chunks ORDER BY id DESC LIMIT 3")]
+        for cache in (None, bm25.TermCache(index.conn)):
+            plain, expanded = bm25.ranked_and_expanded(index.conn, plan.terms, plan.expansions, 2, also=named,
+                                                       cache=cache)
+            own = {cid for cid, _ in bm25.ranked(index.conn, plan.terms, 2, also=named)}
+            own |= {cid for cid, _ in bm25.ranked(index.conn, plan.terms + plan.expansions, 2)}
+            candidates = {cid for cid, _ in plain} | {cid for cid, _ in expanded}
+            assert candidates == own, query
+            assert dict(plain) == {cid: every_plain[cid] for cid in candidates if cid in every_plain}, query
+            assert dict(expanded) == {cid: every_expanded[cid] for cid in candidates}, query
+            for ranked in (plain[2:], expanded[2:]):
+                assert ranked == sorted(ranked, key=lambda pair: (-pair[1], pair[0])), query
+            filled += len(expanded) - 2
+    assert filled > 0  # the limit cut something that the other list ranked
