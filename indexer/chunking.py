@@ -26,8 +26,8 @@ from indexer.types import Chunk, SourceFile
 # functions assigned to a name (`M.run = function ... end`); 8: Kotlin 2 syntax masked for the grammar
 # (indexer.languages.mask_newer_syntax); 9: ... and Kotlin bodies written on one line; 10: a file chunk
 # is embedded without its license header (`without_license`); 11: ... but for Markdown and text, whose
-# "#" lines are headings.
-CHUNKER_VERSION = 11
+# "#" lines are headings; 12: Java annotation types (`@interface`) and C/C++ enums are definitions.
+CHUNKER_VERSION = 12
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 

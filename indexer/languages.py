@@ -35,7 +35,8 @@ _TS_DEFS = _JS_DEFS | {
     "interface_declaration": "class",
     "enum_declaration": "class",
 }
-_C_DEFS = {"function_definition": "function", "struct_specifier": "class", "union_specifier": "class"}
+_C_DEFS = {"function_definition": "function", "struct_specifier": "class", "union_specifier": "class",
+           "enum_specifier": "class"}
 
 LANGUAGES: dict[str, LanguageSpec] = {
     "python": LanguageSpec(
@@ -70,6 +71,7 @@ LANGUAGES: dict[str, LanguageSpec] = {
             "interface_declaration": "class",
             "enum_declaration": "class",
             "record_declaration": "class",
+            "annotation_type_declaration": "class",  # `public @interface SerializedName`
             "method_declaration": "function",
             "constructor_declaration": "function",
         },
@@ -273,9 +275,9 @@ def definition_name(language: str, node: Node) -> tuple[str, str | None] | None:
         result = special(node)
         if result is not NotImplemented:
             return result
-    if node.type in ("struct_specifier", "union_specifier", "class_specifier") and node.child_by_field_name(
-        "body"
-    ) is None:
+    if node.type in ("struct_specifier", "union_specifier", "class_specifier", "enum_specifier") and (
+        node.child_by_field_name("body") is None
+    ):
         return None  # `struct foo *p;` mentions a struct, it does not define one
     if node.type == "function_definition" and language in ("c", "cpp"):
         return _c_declarator_name(node)

@@ -249,6 +249,23 @@ def test_a_rust_impl_is_named_for_its_type_without_generic_arguments(tmp_path):
             ("class", "String"), ("method", "String.serialize")} <= symbols
 
 
+def test_java_annotation_types_and_c_enums_are_definitions_and_a_mere_mention_is_not(tmp_path):
+    # gson's SerializedName.java held no definition at all: `@interface` is not a class declaration.
+    java = tmp_path / "SerializedName.java"
+    java.write_text("package g;\n\n/** Marks a field. */\npublic @interface SerializedName {\n  String value();\n}\n")
+    c = tmp_path / "loop.h"
+    c.write_text("typedef enum {\n  UV_RUN_DEFAULT = 0,\n  UV_RUN_ONCE\n} uv_run_mode;\n\n"
+                 "enum uv_handle_type { UV_TCP, UV_UDP };\n\nint uv_run(enum uv_run_mode mode);\n")
+    _, java_chunks = chunks_of(java)
+    assert {(c.kind, c.symbol) for c in java_chunks.chunks if c.kind != "file"} == {("class", "SerializedName")}
+    definition = next(c for c in java_chunks.chunks if c.symbol == "SerializedName")
+    assert definition.text.startswith("/** Marks a field. */")
+    _, c_chunks = chunks_of(c)
+    # the named enum is a definition; the typedef's enum has no name of its own, and `enum uv_run_mode
+    # mode` in a parameter list only mentions one
+    assert {(c.kind, c.symbol) for c in c_chunks.chunks if c.kind != "file"} == {("class", "uv_handle_type")}
+
+
 def test_a_lua_function_assigned_to_a_name_is_a_definition_and_a_callback_is_not(tmp_path):
     # lazy.nvim writes `M.load = function(...)` as often as `function M.load(...)`.
     path = tmp_path / "loader.lua"
