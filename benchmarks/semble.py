@@ -179,6 +179,7 @@ def _neutral_factors() -> dict:
         "demote_ports": (ranking, "DEMOTIONS", {**ranking.DEMOTIONS, "ports": 1.0}),
         "demote_benchmarks": (ranking, "DEMOTIONS", {**ranking.DEMOTIONS, "benchmarks": 1.0}),
         "demote_old_version": (ranking, "OLD_VERSION_DEMOTION", 1.0),
+        "demote_variant": (ranking, "VARIANT_DEMOTION", 1.0),
         "core_boost": (ranking, "CORE_BOOST", 1.0),
         "exact_case": (ranking, "EXACT_CASE_BOOST", 1.0),
         "declares": (ranking, "DECLARES_BOOST", 1.0),
@@ -189,7 +190,7 @@ def _neutral_factors() -> dict:
 
 
 FACTORS = ("demote_docs_config", "demote_windows", "demote_ports", "demote_benchmarks", "demote_old_version",
-           "core_boost", "exact_case", "declares", "file_name_boost", "file_words_boost", "named_chunks")
+           "demote_variant", "core_boost", "exact_case", "declares", "file_name_boost", "file_words_boost", "named_chunks")
 
 
 def switch_off(names: list[str]) -> None:

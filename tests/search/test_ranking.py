@@ -7,7 +7,8 @@ from indexer.ranking import (CONTAINER_DEMOTION, CORE_BOOST, DECLARES_BOOST, DEM
                              BEHAVIOUR_SUPPORT_DECAY, PROSE_SUPPORT_DECAY, QUALIFIED_DEFINITION_BOOST, SAME_FILE_DECAY,
                              SAME_FILE_FREE, adjust, aggregate_files, containers, declares, definition_boost,
                              core_boost, demotions, diversify, file_name_boost, file_words_boost, is_declaration_stub, path_boost,
-                             path_categories, OLD_VERSION_DEMOTION, superseded_versions)
+                             path_categories, OLD_VERSION_DEMOTION, superseded_versions, VARIANT_DEMOTION,
+                             variant_files)
 from indexer.types import Hit
 
 _next_id = iter(range(1, 10_000))
@@ -208,6 +209,31 @@ def test_a_file_of_an_old_major_version_sinks_below_the_current_one_unless_the_v
     old, _, other = trio()
     assert adjust([old, other], plan_query("enum schema types")) == [old, other]
     assert superseded_versions({"api/v1/a.go", "api/v2/b.go", "cmd/v1/c.go"}, plan_query("handlers")) == {("api", 1)}
+
+
+def test_a_variant_named_for_a_file_beside_it_sinks_unless_the_query_names_what_it_varies():
+    # cobra: bash_completions.go, with more of "shell completion request" in it, over completions.go.
+    def pair():
+        return (hit(path="bash_completions.go", symbol="writeRequests", language="go", score=1.2),
+                hit(path="completions.go", symbol="completionCmd", language="go", score=1.0))
+
+    variant, general = pair()
+    assert adjust([variant, general], plan_query("shell completion request handling")) == [general, variant]
+    assert variant.explain["demote_variant"] == VARIANT_DEMOTION and "demote_variant" not in general.explain
+    variant, general = pair()
+    assert adjust([variant, general], plan_query("bash completion requests")) == [variant, general]
+    assert "demote_variant" not in variant.explain
+    plan = plan_query("how handlers and requests are built")
+    assert variant_files({"src/DataRequest.swift", "src/Request.swift", "src/Session.swift"}, plan) == {
+        "src/DataRequest.swift"}
+    assert variant_files({"src/DataStreamRequest.swift", "src/StreamRequest.swift"}, plan) == {
+        "src/DataStreamRequest.swift"}
+    # words after the other name make another thing (a builder of Gson), not a kind of it
+    assert variant_files({"gson/GsonBuilder.java", "gson/Gson.java"}, plan) == set()
+    # only a file beside it; an abstract or default one is the general one; generic names are no base
+    assert variant_files({"a/DataRequest.swift", "b/Request.swift"}, plan) == set()
+    assert variant_files({"Handler/AbstractHandler.php", "Handler/Handler.php"}, plan) == set()
+    assert variant_files({"pkg/my_utils.py", "pkg/utils.py"}, plan) == set()
 
 
 def test_demotion_applies_unless_the_query_asks_for_it():
