@@ -103,6 +103,36 @@ _ABBREVIATIONS = {
     "variable": ("var",),
 }
 
+# Phrases a query spells out and code writes as their initials ("file system operations" -> fs.c,
+# `uv_fs_read`), as extra terms like the single-word abbreviations; a query word in the plural counts
+# as its singular ("file systems"). Dev split 0.8958 -> 0.8971 (libuv "file system ...", serde
+# "standard library ..."; 2 queries up, 1 down), docstring set unchanged.
+_PHRASE_ABBREVIATIONS = {
+    ("file", "system"): ("fs",), ("operating", "system"): ("os",), ("standard", "library"): ("std",),
+    ("command", "line"): ("cli",), ("user", "interface"): ("ui",), ("input", "output"): ("io",),
+    ("regular", "expression"): ("regex",), ("abstract", "syntax", "tree"): ("ast",),
+    ("file", "descriptor"): ("fd",), ("process", "id"): ("pid",), ("virtual", "machine"): ("vm",),
+    ("garbage", "collection"): ("gc",), ("garbage", "collector"): ("gc",), ("just", "in", "time"): ("jit",),
+    ("inter", "process", "communication"): ("ipc",), ("remote", "procedure", "call"): ("rpc",),
+    ("time", "to", "live"): ("ttl",), ("key", "value"): ("kv",), ("least", "recently", "used"): ("lru",),
+    ("transport", "layer", "security"): ("tls",), ("secure", "shell"): ("ssh",),
+    ("random", "number", "generator"): ("rng",), ("message", "queue"): ("mq",),
+    ("domain", "name", "system"): ("dns",), ("access", "control", "list"): ("acl",),
+}
+_PHRASE_LENGTHS = sorted({len(phrase) for phrase in _PHRASE_ABBREVIATIONS}, reverse=True)
+
+
+def phrase_abbreviations(text: str) -> list[str]:
+    """The initials code uses for the phrases `text` spells out (_PHRASE_ABBREVIATIONS), in order."""
+    words = [w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+             for w in re.findall(r"[a-z]+", text.lower())]
+    found: list[str] = []
+    for n in _PHRASE_LENGTHS:
+        for i in range(len(words) - n + 1):
+            found.extend(_PHRASE_ABBREVIATIONS.get(tuple(words[i:i + n]), ()))
+    return list(dict.fromkeys(found))
+
+
 # Verbs a docstring's first sentence starts with ("Return the parsed links", "Writes a null-terminated
 # string"): a query so phrased says what one piece of code does, not which subject it is about. Words
 # that head a subject at least as often ("log rotation", "filter handler", "map of names", "test
@@ -240,7 +270,7 @@ def plan_query(text: str) -> QueryPlan:
     # A symbol query names the code exactly; expanding it would only add noise.
     expansions = [] if kind == SYMBOL else [
         alt for term in terms for alt in _ABBREVIATIONS.get(term, ()) if alt not in terms
-    ]
+    ] + [alt for alt in phrase_abbreviations(text) if alt not in terms]
     terms = terms[:MAX_QUERY_TERMS]
     words = frozenset(w.lower() for w in re.findall(r"\w+", text)) | frozenset(terms)
     asks_for = frozenset(key for key, vocab in _ASKS_FOR.items() if words & vocab)

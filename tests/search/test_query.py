@@ -52,6 +52,17 @@ def test_prose_gets_abbreviation_expansions_but_symbols_do_not():
     assert plan_query("getHTTPResponse").expansions == ()
 
 
+def test_a_phrase_code_writes_as_its_initials_is_expanded_to_them():
+    assert "fs" in plan_query("file system event watching").expansions
+    assert "fs" in plan_query("operations on file systems").expansions  # the plural too
+    assert {"std", "lib"} <= set(plan_query("standard library type implementations").expansions)
+    assert "ast" in plan_query("walk the abstract syntax tree").expansions
+    # only the words in that order and next to each other, and not for a symbol query
+    assert "fs" not in plan_query("system file").expansions
+    assert "fs" not in plan_query("file and system").expansions
+    assert plan_query("FileSystem").expansions == ()
+
+
 def test_a_query_of_stop_words_still_has_terms():
     assert plan_query("is it").terms == ("is", "it")
 

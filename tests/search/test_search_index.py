@@ -230,3 +230,30 @@ def test_a_name_used_everywhere_still_brings_its_definition_into_the_pool(tmp_pa
         assert search(index, "Visitor", None, lexical(candidates=20, files_only=True)).hits[0].path == "de.rs"
     finally:
         index.close()
+
+
+def test_a_phrase_finds_the_code_written_with_its_initials(tmp_path):
+    # libuv writes "file system" as fs: fs.c, `uv_fs_open`. Code that never spells the phrase out is
+    # found by it, through the expanded list, and fs.c gets the file-name boost for its initials.
+    from indexer.pipeline import IndexOptions, index_repository
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "fs.c").write_text("".join(
+        f"int uv_fs_{op}(uv_loop_t* loop, uv_fs_t* req) {{\n  return uv__fs_work(loop, req, {i});\n}}\n\n"
+        for i, op in enumerate(("open", "read", "write", "stat", "close"))))
+    (repo / "stream.c").write_text("/* A stream reads what the system hands us. */\n"
+                                   "int uv_read_start(uv_stream_t* stream) {\n  return stream_read(stream, 0);\n}\n")
+    for name in ("tcp", "udp", "pipe", "timer", "signal", "thread"):
+        (repo / f"{name}.c").write_text(f"int uv_{name}_init(uv_loop_t* loop, uv_{name}_t* handle) {{\n"
+                                        f"  return uv__{name}_start(loop, handle);\n}}\n")
+    index_repository(repo, repo / ".codesearch", None, IndexOptions())
+    index = open_index(repo / ".codesearch")
+    try:
+        hits = search(index, "file system operations", None, lexical(files_only=True)).hits
+        assert [h.path for h in hits] == ["stream.c", "fs.c"]  # stream.c says "system"
+        fs = hits[1]
+        assert "lexical" not in fs.explain and fs.explain["expanded"] > 0 and fs.explain["file_words_boost"] > 1
+        assert [h.path for h in search(index, "system operations", None, lexical(files_only=True)).hits] == ["stream.c"]
+    finally:
+        index.close()
