@@ -394,6 +394,11 @@ def _file_name_parts(path: str) -> tuple[str, ...]:
     return tuple(_name_parts(stem.replace(".", "_").replace("-", "_")))
 
 
+@lru_cache(maxsize=16384)
+def _file_name_stems(path: str) -> tuple[str, ...]:
+    return tuple(word_stem(p) for p in _file_name_parts(path))
+
+
 def path_boost(hit: Hit, plan: QueryPlan) -> float:
     """1 + PATH_WORD_BOOST per query term found among the path's directory names."""
     path_words, stems = _path_words(hit.path)
@@ -492,13 +497,13 @@ def variant_files(paths, plan: QueryPlan) -> frozenset[str]:
         parts = _file_name_parts(path)
         if parts:
             folder = path.rpartition("/")[0]
-            by_dir.setdefault(folder, set()).add(tuple(word_stem(p) for p in parts))
+            by_dir.setdefault(folder, set()).add(_file_name_stems(path))
             named.append((path, folder, parts))
     variants = set()
     for path, folder, parts in named:
-        names = by_dir[folder]
+        names, stemmed = by_dir[folder], _file_name_stems(path)
         for k in range(1, len(parts)):
-            if tuple(word_stem(p) for p in parts[k:]) in names and not any(
+            if stemmed[k:] in names and not any(
                     w in _GENERAL_MODIFIERS or _coverage((w,), vocabulary, stems) for w in parts[:k]):
                 variants.add(path)
                 break
