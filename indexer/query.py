@@ -123,7 +123,8 @@ _PHRASE_LENGTHS = sorted({len(phrase) for phrase in _PHRASE_ABBREVIATIONS}, reve
 
 
 def phrase_abbreviations(text: str) -> list[str]:
-    """The initials code uses for the phrases `text` spells out (_PHRASE_ABBREVIATIONS), in order."""
+    """The initials code uses for the phrases `text` spells out (_PHRASE_ABBREVIATIONS), those of the
+    longest phrases first."""
     words = [w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
              for w in re.findall(r"[a-z]+", text.lower())]
     found: list[str] = []

@@ -102,8 +102,8 @@ OLD_VERSION_DEMOTION = 0.5
 # A file named for another candidate file of its directory with words put before that name, none of
 # which the query uses (bash_completions.go beside completions.go, DataRequest.swift beside
 # Request.swift, BatchInsertStatement.kt beside InsertStatement.kt): a variant, below the general one,
-# as a port is below the portable code. 0.8: dev split 0.8945 -> 0.8959 (5 queries up, none down;
-# leave-one-repository-out 0.8957; 0.9 / 0.7: 0.8955 / 0.8959), docstring set unchanged.
+# as a port is below the portable code. 0.8: dev split 0.8945 -> 0.8958 (5 queries up, none down;
+# leave-one-repository-out 0.8958; 0.9 / 0.7: 0.8955 / 0.8959), docstring set unchanged.
 VARIANT_DEMOTION = 0.8
 # ... but words that, put before a name, make the general one: AbstractHandler.php is Handler's base.
 _GENERAL_MODIFIERS = frozenset({"abstract", "base", "basic", "generic", "default", "common", "core"})
