@@ -119,7 +119,41 @@ def test_a_name_abbreviating_the_querys_word_counts_as_that_word():
     # "stream", and a name longer than the word is not its abbreviation.
     assert file_words_boost(hit(path="src/conn_pool.py"), plan_query("connection pool sizing")) == 1.0 + FILE_WORDS_BOOST
     assert file_words_boost(hit(path="src/str.py"), plan_query("read the stream in chunks")) == 1.0
-    assert file_words_boost(hit(path="src/parser.py"), plan_query("how to parse flags")) == 1.0
+    assert file_words_boost(hit(path="src/flagship.py"), plan_query("how to parse flags")) == 1.0
+
+
+def test_a_name_for_what_does_the_querys_verb_counts_as_that_verb():
+    # lazy.nvim: "how lazy.nvim checks for plugin updates from git" is manage/checker.lua.
+    assert_named_file_overtakes("how it checks for plugin updates", "lua/lazy/manage/init.lua",
+                                "lua/lazy/manage/checker.lua")
+    for name, query in (("parser", "how to parse flags"), ("iterator", "how it iterates over the arguments"),
+                        ("loader", "how plugins are loaded on demand")):
+        assert file_words_boost(hit(path=f"src/{name}.py"), plan_query(query)) == 1.0 + FILE_WORDS_BOOST, name
+    # The suffix off must leave a query word's stem, of 4 letters at least: not `order` for "ord".
+    assert file_words_boost(hit(path="src/parser.py"), plan_query("how to parse flags")) == 1.0 + FILE_WORDS_BOOST
+    assert file_words_boost(hit(path="src/filter.py"), plan_query("how files are found")) == 1.0
+    assert definition_boost(hit(symbol="EventLoader"), plan_query("events loaded at startup")) == 1.0 + NAME_OVERLAP_BOOST
+
+
+def test_plural_and_singular_of_a_word_ending_in_y_meet():
+    # gson: "serialization exclusion strategies ..." is ExclusionStrategy.java.
+    assert_named_file_overtakes("serialization exclusion strategies for fields", "gson/Excluder.java",
+                                "gson/ExclusionStrategy.java")
+    assert definition_boost(hit(symbol="TypeAdapterFactory"), plan_query("type adapter factories")) \
+        == 1.0 + NAME_OVERLAP_BOOST
+    # while "cookies" is still the plural of "cookie"
+    assert file_words_boost(hit(path="httpx/cookie.py"), plan_query("cookies kept across requests")) == 1.0 + FILE_WORDS_BOOST
+
+
+def test_a_generic_file_name_counts_only_when_the_query_says_it():
+    # lazy.nvim: "how lazy util functions provide error handling ..." is core/util.lua.
+    assert_named_file_overtakes("how lazy util functions provide error handling", "lua/lazy/core/cache.lua",
+                                "lua/lazy/core/util.lua")
+    assert file_words_boost(hit(path="flask/helpers.py"), plan_query("JSON response helpers")) == 1.0 + FILE_WORDS_BOOST
+    assert file_words_boost(hit(path="flask/helpers.py"), plan_query("JSON response helper")) == 1.0 + FILE_WORDS_BOOST
+    # Otherwise it says nothing, and an abbreviation of a query word does not say it either.
+    assert file_words_boost(hit(path="lua/lazy/core/util.lua"), plan_query("error handling and module loading")) == 1.0
+    assert file_words_boost(hit(path="serde/src/lib.rs"), plan_query("standard library implementations")) == 1.0
 
 
 def test_two_adjacent_query_words_written_as_one_name_count_as_those_words():
