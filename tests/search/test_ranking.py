@@ -414,6 +414,23 @@ def test_a_file_chunk_declaring_the_symbol_beats_one_that_only_uses_it():
     assert declares(hit(kind="file", text="class ZodObjectDef {}"), plan) == 1.0
 
 
+def test_a_name_assigned_at_module_level_is_declared_there():
+    # flask's globals.py defines `g` and `session` as module globals, which the chunker does not cut out.
+    plan = plan_query("g")
+    globals_py = hit(kind="file", path="flask/globals.py", text="import x\ng: _AppCtxGlobals = LocalProxy(_cv_app)\n",
+                     score=0.8)
+    user = hit(kind="file", path="flask/ctx.py", text="def push(self):\n    g = self.g\n    if g == other: g.x = 1\n",
+               score=1.0)
+    ranked = adjust([user, globals_py], plan)
+    assert ranked[0] is globals_py and globals_py.explain["declares"] == DECLARES_BOOST
+    assert "declares" not in user.explain  # indented: a local of some function
+    assert declares(hit(kind="file", language="bash", text="NVM_DIR=\"$HOME/.nvm\"\n"), plan_query("NVM_DIR")) \
+        == DECLARES_BOOST
+    # A comparison is no assignment, nor is a name in a language whose top-level assignments need a keyword.
+    assert declares(hit(kind="file", text="g == 1\n"), plan) == 1.0
+    assert declares(hit(kind="file", language="javascript", text="g = 1\n"), plan) == 1.0
+
+
 def test_a_cpp_forward_declaration_is_not_the_declaring_file():
     # fmtlib: args.h only names `basic_format_args` ahead (a friend); base.h defines the class template.
     plan = plan_query("basic_format_args")
