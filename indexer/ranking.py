@@ -5,7 +5,8 @@ a hit sits where it does:
 
 - "definition_boost": the chunk defines the queried symbol (`parse_config` -> `def parse_config`), more
   so in the case the query typed (`URL` the class over `Response.url`); for prose queries, the chunk's
-  symbol name is made of the query's words ("count the lines" -> `count_lines`). In a hybrid search it
+  symbol name is made of the query's words ("count the lines" -> `count_lines`; a prefix that begins
+  most candidates' names, such as libuv's `uv_`, is the project's namespace and left out). In a hybrid search it
   multiplies only the hit's "lexical_share" of the fused score (indexer.search): that the name is
   the one asked for is evidence about the query's words, and the semantic share has already read the
   name (the encoder embeds each chunk under its "symbol:" header), so multiplying it too would count
@@ -112,6 +113,11 @@ VARIANT_DEMOTION = 0.8
 # ... but words that, put before a name, make the general one: AbstractHandler.php is Handler's base.
 _GENERAL_MODIFIERS = frozenset({"abstract", "base", "basic", "generic", "default", "common", "core"})
 CONTAINER_DEMOTION = 0.8  # a chunk that holds another matching chunk of the same file
+# A name part beginning this share of the candidates' names, at least (of this many named candidates), is
+# the project's namespace prefix (`uv_` in libuv): a prose query's name overlap reads `uv_ref` as `ref`.
+# Dev split 0.8997 -> 0.9004 (libuv: 4 queries up, 1 down; 0.15 and 0.5 the same), docstring set unchanged.
+NAMESPACE_SHARE = 0.3
+NAMESPACE_MIN_NAMES = 20
 ABBREVIATION_MIN = 4  # letters of a name part's stem, at least, to count as a query word's abbreviation
 STUB_MAX_LINES = 12  # a declaration without a body is short; longer chunks are not even inspected
 # Category -> multiplier for paths/chunks of that category when the query does not ask for it.
@@ -220,8 +226,9 @@ def _name_parts(name: str) -> tuple[str, ...]:
     return tuple(p for p in split_identifier(name) if p)
 
 
-def definition_boost(hit: Hit, plan: QueryPlan) -> float:
-    """How strongly `hit` looks like the definition the query is after (1.0 = not at all)."""
+def definition_boost(hit: Hit, plan: QueryPlan, namespaces: frozenset[str] = frozenset()) -> float:
+    """How strongly `hit` looks like the definition the query is after (1.0 = not at all). `namespaces`:
+    the candidates' namespace prefixes (`namespace_prefixes`), left out of a name made of prose words."""
     if not hit.symbol or hit.kind == "file":
         return 1.0
     qualified = _qualified(hit.symbol)
@@ -243,7 +250,30 @@ def definition_boost(hit: Hit, plan: QueryPlan) -> float:
     vocabulary, stems = _query_vocabulary(plan)
     # Only the name itself: crediting the enclosing class's name as well measured worse. Its parts come
     # from the name as written: lower-cased, `JsonElement` would be one word.
-    return 1.0 + NAME_OVERLAP_BOOST * _coverage(_name_parts(symbol_name(hit.symbol)), vocabulary, stems)
+    parts = _name_parts(symbol_name(hit.symbol))
+    if len(parts) > 1 and parts[0] in namespaces:
+        parts = parts[1:]  # `uv_ref` is named `ref`: "reference counting" says all of it
+    return 1.0 + NAME_OVERLAP_BOOST * _coverage(parts, vocabulary, stems)
+
+
+def namespace_prefixes(hits: list[Hit], plan: QueryPlan) -> frozenset[str]:
+    """The first name parts that begin at least NAMESPACE_SHARE of the candidates' (several-part) names,
+    among NAMESPACE_MIN_NAMES named candidates at least, when the query does not use them: the prefix C
+    and shell code put before every name of a project (`uv_` in libuv, `nvm_` in nvm), a namespace
+    rather than a word of what the code does."""
+    firsts: dict[str, int] = {}
+    named = 0
+    for hit in hits:
+        if hit.symbol and hit.kind != "file":
+            named += 1
+            parts = _name_parts(symbol_name(hit.symbol))
+            if len(parts) > 1:
+                firsts[parts[0]] = firsts.get(parts[0], 0) + 1
+    if named < NAMESPACE_MIN_NAMES:
+        return frozenset()
+    vocabulary, stems = _query_vocabulary(plan)
+    return frozenset(p for p, n in firsts.items()
+                     if n >= NAMESPACE_SHARE * named and p not in vocabulary and word_stem(p) not in stems)
 
 
 @lru_cache(maxsize=65536)
@@ -561,12 +591,13 @@ def adjust(hits: list[Hit], plan: QueryPlan) -> list[Hit]:
     """Apply the definition, path, container and demotion multipliers to each hit's score; best first.
     `hits` come in fused order (best first)."""
     outer = containers(hits)
+    namespaces = namespace_prefixes(hits, plan) if plan.kind != SYMBOL else frozenset()
     paths = {h.path for h in hits}
     superseded = superseded_versions(paths, plan)
     variants = variant_files(paths, plan)
     of_file: dict[str, dict[str, float]] = {}  # the factors that depend on the path alone, once per file
     for rank, hit in enumerate(hits):
-        defined = definition_boost(hit, plan)
+        defined = definition_boost(hit, plan, namespaces)
         looked_at = rank < DECLARES_POOL and defined < EXACT_DEFINITION_BOOST
         file_factors = of_file.get(hit.path)
         if file_factors is None:

@@ -84,6 +84,24 @@ def test_prose_query_boosts_symbols_made_of_its_words():
     assert full > half > none == 1.0
 
 
+def test_a_prefix_most_candidates_names_begin_with_is_a_namespace_not_a_word():
+    # libuv: `uv_ref` is what "handle reference counting" asks for; `uv_` begins every name of the project.
+    plan = plan_query("handle reference counting and close")
+    others = [hit(path=f"src/unix/f{i}.c", symbol=f"uv_thing{i}", language="c", score=1.0) for i in range(19)]
+    ref = hit(path="src/uv-common.c", symbol="uv_ref", language="c", score=0.8)
+    count = hit(path="src/unix/core.c", symbol="count_timers", language="c", score=0.8)
+    ranked = adjust([*others, ref, count], plan)
+    assert ref.explain["definition_boost"] == 1.0 + NAME_OVERLAP_BOOST
+    assert count.explain["definition_boost"] == 1.0 + NAME_OVERLAP_BOOST / 2
+    assert ranked[0] is ref
+    # Among a few candidates, or when the query uses the prefix, it is a word like the others.
+    assert definition_boost(ref, plan) == 1.0 + NAME_OVERLAP_BOOST / 2
+    adjust([*others[:5], ref], plan)
+    assert ref.explain["definition_boost"] == 1.0 + NAME_OVERLAP_BOOST / 2
+    adjust([*others, ref], plan_query("the uv reference count"))
+    assert ref.explain["definition_boost"] == 1.0 + NAME_OVERLAP_BOOST
+
+
 def test_path_words_boost():
     plan = plan_query("http client retry")
     assert path_boost(hit(path="src/http/client.py"), plan) > path_boost(hit(path="src/db/client.py"), plan)
