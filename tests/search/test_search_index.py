@@ -4,6 +4,7 @@ import os
 import pytest
 
 from indexer import fusion
+from indexer import query as query_module
 from indexer.encoder import FakeEncoder
 from indexer.errors import SemanticSearchUnavailable
 from indexer.query import plan_query
@@ -85,7 +86,9 @@ def test_a_model_that_disagrees_with_bm25_cannot_sink_the_lexical_answer(index, 
     assert misled[0].chunk_id == lexical_top.chunk_id
     assert misled[0].explain["agreement"] < fusion.AGREEMENT_FULL
     assert misled[0].explain["semantic_weight"] < plan_query(query).semantic_weight
-    monkeypatch.setattr(fusion, "AGREEMENT_FULL", 1e-9)  # trust any model fully: it outvotes BM25
+    # Trust any model fully, at a weight that prose once had (2.0): it outvotes BM25.
+    monkeypatch.setattr(fusion, "AGREEMENT_FULL", 1e-9)
+    monkeypatch.setitem(query_module.FUSION_WEIGHTS, query_module.NATURAL, (0.8, 2.0))
     assert search(index, query, MisleadingEncoder(), SearchOptions(mode="hybrid")).hits[0].symbol != "parse_config"
     monkeypatch.undo()
     # A model that favours what BM25 favours keeps its full weight.
