@@ -189,10 +189,6 @@ def _neutral_factors() -> dict:
     }
 
 
-FACTORS = ("demote_docs_config", "demote_windows", "demote_ports", "demote_benchmarks", "demote_old_version",
-           "demote_variant", "core_boost", "exact_case", "declares", "file_name_boost", "file_words_boost", "named_chunks")
-
-
 def switch_off(names: list[str]) -> None:
     factors = _neutral_factors()
     for name in names:
@@ -335,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="print the N worst queries whose target is not first, with score parts")
     parser.add_argument("--json", type=Path, help="write every per-query record here")
     parser.add_argument("--without", action="append", default=[], metavar="FACTOR",
-                        help="switch one ranking factor off (repeatable): " + ", ".join(FACTORS))
+                        help="switch one ranking factor off (repeatable): " + ", ".join(_neutral_factors()))
     parser.add_argument("--repeat", type=int, default=1, metavar="N",
                         help="time each query's search N times and take the median (steadier latency)")
     parser.add_argument("--weights", action="append", default=[], metavar="KIND=LEX:SEM",

@@ -462,7 +462,7 @@ def file_name_coverage(path: str, plan: QueryPlan) -> float:
 def _says(plan: QueryPlan, word: str) -> bool:
     """Whether the query has `word` among its own words (no abbreviation or expansion), in any form."""
     stem = word_stem(word)
-    return word in plan.words or any(word_stem(w) == stem for w in plan.words)
+    return any(word_stem(w) == stem for w in plan.words)
 
 
 @lru_cache(maxsize=16384)
